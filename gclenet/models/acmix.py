@@ -61,26 +61,38 @@ def _window_mask(block: int, window: int, device: torch.device) -> Tensor:
     return (near[:, None, :, None] & near[None, :, None, :]).reshape(block * block, halo * halo)
 
 
-def _pad_border(x: Tensor, radius: int) -> Tensor:
-    mode = "reflect" if min(x.shape[-2:]) > radius else "replicate"
-    return F.pad(x, (radius,) * 4, mode=mode)
+def border_index(size: int, radius: int, extra: int = 0, device: torch.device | None = None) -> Tensor:
+    """Source index of each position of a side padded by ``radius`` (+ ``extra`` at the end).
+
+    Reflection without repeating the edge (like ``F.pad(mode="reflect")``), clamped
+    for sides shorter than the radius; the ``extra`` tail repeats the last index.
+    """
+    idx = torch.arange(-radius, size + radius + extra, device=device).abs()
+    idx = torch.where(idx > size - 1, 2 * (size - 1) - idx, idx)
+    return idx.clamp(0, size - 1)
 
 
 def local_window_attention(
-    q: Tensor, k: Tensor, v: Tensor, num_heads: int, window: int, block_size: int | None = None
+    q: Tensor, k: Tensor, v: Tensor, num_heads: int, window: int,
+    block_size: int | None = None, key_offset: Tensor | None = None,
 ) -> Tensor:
     """Multi-head attention of every pixel over its ``window x window`` neighbourhood.
 
+    Channels-last throughout: on CPUs the cost is moving data, not the matmuls.
+
     Args:
-        q, k, v: ``(N, C, H, W)``; channels are ``num_heads`` groups of ``C/num_heads``.
+        q, k, v: ``(N, H, W, C)`` (views of one projection output are fine); channels
+            are ``num_heads`` groups of ``C/num_heads``.
         num_heads: attention heads.
         window: odd neighbourhood side; keys beyond the border are reflected.
         block_size: query block side; picked from the map size when ``None``.
+        key_offset: ``(H, W, C/num_heads)`` subtracted from every head's keys
+            (ACMix's positional encoding), reflected like the keys.
 
     Returns:
-        ``(N, C, H, W)`` in channels-last memory layout.
+        ``(N, H, W, C)``, contiguous.
     """
-    n, c, height, width = q.shape
+    n, height, width, c = q.shape
     head_dim = c // num_heads
     radius = window // 2
     block = block_size or _pick_block_size(height, width)
@@ -88,40 +100,59 @@ def local_window_attention(
     rows, cols = math.ceil(height / block), math.ceil(width / block)
     extra_h, extra_w = rows * block - height, cols * block - width
 
-    # Keys/values: reflect at the image border, then pad to whole blocks (those extra
-    # keys are only ever seen by padding queries, whose outputs are dropped).
-    kv = _pad_border(torch.cat([k, v], dim=1), radius)
-    if extra_h or extra_w:
-        kv = F.pad(kv, (0, extra_w, 0, extra_h))
-    kv = kv.unfold(2, halo, block).unfold(3, halo, block)  # (N, 2C, rows, cols, halo, halo)
-    kv = kv.reshape(n, 2, num_heads, head_dim, rows, cols, halo * halo)
-    kv = kv.permute(1, 0, 4, 5, 2, 6, 3).reshape(2, n * rows * cols, num_heads, halo * halo, head_dim)
+    # Keys and values with their border, as (N, rows*B + 2r, cols*B + 2r, 2C); the
+    # extra tail is seen only by padding queries, whose outputs are dropped.
+    row_idx = border_index(height, radius, extra_h, q.device)
+    col_idx = border_index(width, radius, extra_w, q.device)
+    kv = torch.cat([k, v], dim=3).index_select(1, row_idx).index_select(2, col_idx)
+    if key_offset is not None:
+        offset = key_offset.index_select(0, row_idx).index_select(1, col_idx)
+        keys = kv[..., :c].unflatten(3, (num_heads, head_dim))
+        keys.sub_(offset[None, :, :, None, :].to(kv.dtype))
+    stride_n, stride_h, stride_w, _ = kv.stride()
+    kv = kv.as_strided(
+        (n, rows, cols, halo, halo, 2 * c),
+        (stride_n, block * stride_h, block * stride_w, stride_h, stride_w, 1),
+    ).reshape(n * rows * cols, halo * halo, 2, num_heads, head_dim)
+    keys, values = kv[:, :, 0].transpose(1, 2), kv[:, :, 1].transpose(1, 2)
 
     if extra_h or extra_w:
-        q = F.pad(q, (0, extra_w, 0, extra_h))
-    q = q.reshape(n, num_heads, head_dim, rows, block, cols, block)
-    q = q.permute(0, 3, 5, 1, 4, 6, 2).reshape(n * rows * cols, num_heads, block * block, head_dim)
-
-    mask = _window_mask(block, window, q.device)
-    out = F.scaled_dot_product_attention(q, kv[0], kv[1], attn_mask=mask)
-
-    out = out.reshape(n, rows, cols, num_heads, block, block, head_dim)
-    out = out.permute(0, 1, 4, 2, 5, 3, 6).reshape(n, rows * block, cols * block, c)
-    return out[:, :height, :width].permute(0, 3, 1, 2)
+        q = F.pad(q, (0, 0, 0, extra_w, 0, extra_h))
+    queries = (
+        q.reshape(n, rows, block, cols, block, num_heads, head_dim)
+        .permute(0, 1, 3, 2, 4, 5, 6)
+        .reshape(n * rows * cols, block * block, num_heads, head_dim)
+        .transpose(1, 2)
+    )
+    out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=_window_mask(block, window, q.device))
+    out = (
+        out.transpose(1, 2)
+        .reshape(n, rows, cols, block, block, c)
+        .permute(0, 1, 3, 2, 4, 5)
+        .reshape(n, rows * block, cols * block, c)
+    )
+    return out[:, :height, :width] if extra_h or extra_w else out
 
 
 def local_window_attention_reference(
-    q: Tensor, k: Tensor, v: Tensor, num_heads: int, window: int
+    q: Tensor, k: Tensor, v: Tensor, num_heads: int, window: int, key_offset: Tensor | None = None
 ) -> Tensor:
     """The literal ``unfold`` form of :func:`local_window_attention` (slow; for tests)."""
-    n, c, height, width = q.shape
+    n, height, width, c = q.shape
     head_dim = c // num_heads
     radius = window // 2
-    k_win = F.unfold(_pad_border(k, radius), window).reshape(n, num_heads, head_dim, window**2, -1)
-    v_win = F.unfold(_pad_border(v, radius), window).reshape(n, num_heads, head_dim, window**2, -1)
-    q = q.reshape(n, num_heads, head_dim, 1, height * width)
-    attn = ((q * k_win).sum(2) * head_dim**-0.5).softmax(dim=2)  # (N, heads, window^2, HW)
-    return (attn.unsqueeze(2) * v_win).sum(3).reshape(n, c, height, width)
+    rows, cols = border_index(height, radius), border_index(width, radius)
+    if key_offset is not None:
+        k = k - key_offset.repeat(1, 1, num_heads)[None]
+
+    def windows(x: Tensor) -> Tensor:  # (N, H, W, C) -> (N, heads, d, window^2, H*W)
+        padded = x.index_select(1, rows).index_select(2, cols).permute(0, 3, 1, 2)
+        return F.unfold(padded, window).reshape(n, num_heads, head_dim, window**2, height * width)
+
+    q = q.permute(0, 3, 1, 2).reshape(n, num_heads, head_dim, 1, height * width)
+    attn = ((q * windows(k)).sum(2) * head_dim**-0.5).softmax(dim=2)  # (N, heads, window^2, HW)
+    out = (attn.unsqueeze(2) * windows(v)).sum(3)  # (N, heads, d, HW)
+    return out.reshape(n, c, height, width).permute(0, 2, 3, 1)
 
 
 class ACMix(nn.Module):
@@ -180,11 +211,13 @@ class ACMix(nn.Module):
     def is_reparameterized(self) -> bool:
         return self.reparam_conv is not None
 
-    def _position_encoding(self, height: int, width: int, like: Tensor) -> Tensor:
-        ys = torch.linspace(-1.0, 1.0, height, device=like.device, dtype=self.pos_proj.weight.dtype)
-        xs = torch.linspace(-1.0, 1.0, width, device=like.device, dtype=self.pos_proj.weight.dtype)
-        coords = torch.stack(torch.meshgrid(ys, xs, indexing="ij"))[None]
-        return self.pos_proj(coords)  # (1, head_dim, H, W)
+    def _position_encoding(self, height: int, width: int) -> Tensor:
+        """``(H, W, head_dim)``: the 1x1 projection of coordinates normalised to [-1, 1]."""
+        weight = self.pos_proj.weight
+        ys = torch.linspace(-1.0, 1.0, height, device=weight.device, dtype=weight.dtype)
+        xs = torch.linspace(-1.0, 1.0, width, device=weight.device, dtype=weight.dtype)
+        coords = torch.stack(torch.meshgrid(ys, xs, indexing="ij"), dim=-1)  # (H, W, 2)
+        return F.linear(coords, weight[:, :, 0, 0], self.pos_proj.bias)
 
     def conv_path_weight(self) -> tuple[Tensor, Tensor]:
         """The convolution path (projections -> fc -> shift conv) as one conv on the input."""
@@ -202,25 +235,24 @@ class ACMix(nn.Module):
         weight = torch.einsum("oiyx,ic->ocyx", dense, self.qkv.weight[:, :, 0, 0])
         return weight, self.conv_shift.bias
 
+    def attention(self, x: Tensor) -> Tensor:
+        """The attention path, ``(N, C, H, W)`` in channels-last memory layout."""
+        height, width = x.shape[-2:]
+        # The projections as one matmul on the channels-last view: a 1x1 conv here
+        # was several times slower on CPUs.
+        qkv = F.linear(x.permute(0, 2, 3, 1), self.qkv.weight[:, :, 0, 0])
+        q, k, v = qkv.chunk(3, dim=3)
+        out = local_window_attention(
+            q, k, v, self.num_heads, self.window, self.block_size,
+            key_offset=self._position_encoding(height, width),
+        )
+        return out.permute(0, 3, 1, 2)
+
     def forward(self, x: Tensor) -> Tensor:
         if self.reparam_conv is not None:
-            return self._deploy_forward(x)
-        q, k, v = self.qkv(x).chunk(3, dim=1)
-        attn = self._attention(q, k, v)
+            return self.attention(x) + self.reparam_conv(x)
         conv = F.conv2d(x, *self.conv_path_weight(), padding=self.conv_shift.padding)
-        return self.norm(self.attn_scale * attn + self.conv_scale * conv)
-
-    def _attention(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        n, c, height, width = k.shape
-        pos = self._position_encoding(height, width, k).to(k.dtype)
-        k = (k.reshape(n, self.num_heads, c // self.num_heads, height, width) - pos[:, None])
-        return local_window_attention(
-            q, k.reshape(n, c, height, width), v, self.num_heads, self.window, self.block_size
-        )
-
-    def _deploy_forward(self, x: Tensor) -> Tensor:
-        q, k, v = self.qkv(x).chunk(3, dim=1)
-        return self._attention(q, k, v) + self.reparam_conv(x)
+        return self.norm(self.attn_scale * self.attention(x) + self.conv_scale * conv)
 
     @torch.no_grad()
     def reparameterize(self) -> None:

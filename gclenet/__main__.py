@@ -1,0 +1,5 @@
+import sys
+
+from gclenet.cli.main import main
+
+sys.exit(main())

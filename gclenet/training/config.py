@@ -1,0 +1,147 @@
+"""Experiment configuration: nested dataclasses read from YAML plus ``key.sub=value`` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gclenet.data.transforms import AugmentConfig
+
+__all__ = ["ModelConfig", "DataConfig", "OptimConfig", "TrainerConfig", "TrainConfig", "load_config", "apply_overrides", "config_from_dict"]
+
+
+@dataclass
+class ModelConfig:
+    name: str = "gclenet"  # a name from gclenet.models.list_models()
+    overrides: dict[str, Any] = field(default_factory=dict)  # GCLENetConfig fields
+    backbone_weights: str | None = None  # None, "imagenet" or a local torchvision file
+    init_checkpoint: str | None = None  # start from these weights (fine-tuning); head replaced if classes differ
+    channels_last: bool = True
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "fer2013"  # a name from gclenet.data.DATASETS
+    root: str = "../shared/data/fer2013"
+    train_split: str = "train"
+    val_split: str = "test"
+    classes: list[str] | None = None  # None: the data set's own classes
+    input_size: int = 48
+    batch_size: int = 64
+    num_workers: int = 0  # 0 suits small cached data sets on few cores
+    cache: bool = True  # decode all images into memory once
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 0.05
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    schedule: str = "step"  # "step" (the paper: /10 every step_epochs) or "cosine"
+    step_epochs: int = 20
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0  # linear warm-up (cosine and step)
+
+
+@dataclass
+class TrainerConfig:
+    max_epochs: int = 200
+    precision: str = "auto"  # "auto": bf16-mixed where the CPU/GPU runs it fast, else 32-true
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"  # "ddp" for several processes; torchrun works unchanged
+    limit_train_batches: float | int | None = None
+    limit_val_batches: float | int | None = None
+    log_every_n_steps: int = 50
+    deterministic: bool = False
+    progress_bar: bool = True
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 42
+    output_dir: str = "runs"
+    run_name: str = "run"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.run_name
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {', '.join(where + k for k in unknown)}; valid: {sorted(known)}")
+    kwargs = {}
+    for name, value in values.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ValueError(f"config key {where}{name} must be a mapping")
+            value = _build(hint, value, f"{where}{name}.")
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``a.b=value`` strings (values parsed as YAML) to a nested dict."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r} must look like key.sub=value")
+        node = values
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"override {item!r}: {part} is not a section")
+        node[leaf] = yaml.safe_load(raw)
+    return values
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML config (or the defaults) and apply overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        values = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(values, dict):
+            raise ValueError(f"{path}: a config must be a YAML mapping")
+    return config_from_dict(apply_overrides(values, overrides or []))
+
+
+def config_from_dict(values: dict[str, Any]) -> TrainConfig:
+    """A :class:`TrainConfig` from nested plain values (unknown keys are an error)."""
+    return _build(TrainConfig, values, "")
+
+

@@ -1,0 +1,151 @@
+"""The LightningModule: trains any registered model as an expression classifier.
+
+It knows the optimisation recipe and the metrics; the model knows nothing of training
+and the data module owns the files.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from gclenet.models import create_model
+from gclenet.training.config import config_from_dict
+from gclenet.training.weights import load_init_weights
+
+__all__ = ["FERClassifier", "lr_factor"]
+
+
+def lr_factor(step: int, *, total_steps: int, steps_per_epoch: int, schedule: str,
+              warmup_epochs: float, step_epochs: int, gamma: float) -> float:
+    """Multiplier of the base learning rate at optimizer step ``step``."""
+    warmup = int(warmup_epochs * steps_per_epoch)
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule == "step":
+        return gamma ** (step // max(1, step_epochs * steps_per_epoch))
+    if schedule == "cosine":
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    raise ValueError(f"optim.schedule must be 'step' or 'cosine', got {schedule!r}")
+
+
+class FERClassifier(L.LightningModule):
+    """Cross-entropy training of ``config.model`` on ``classes``."""
+
+    def __init__(self, config: dict[str, Any], classes: list[str]) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.cfg = config_from_dict(config)
+        self.classes = list(classes)
+        model_cfg = self.cfg.model
+        self.model = create_model(
+            model_cfg.name, num_classes=len(self.classes),
+            backbone_weights=model_cfg.backbone_weights, **model_cfg.overrides,
+        )
+        if model_cfg.init_checkpoint:
+            load_init_weights(self.model, model_cfg.init_checkpoint, self.classes)
+        if model_cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        num_classes = len(self.classes)
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_metrics = MetricCollection(
+            {
+                "acc": MulticlassAccuracy(num_classes, average="micro"),
+                "mean_class_acc": MulticlassAccuracy(num_classes, average="macro"),
+                "macro_f1": MulticlassF1Score(num_classes, average="macro"),
+            },
+            prefix="val_",
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.cfg.model.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.model(x)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels, label_smoothing=self.cfg.optim.label_smoothing)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite training loss {loss.item()} at global step {self.global_step} "
+                f"(epoch {self.current_epoch}, batch {batch_idx}); the last good checkpoint is kept"
+            )
+        self.train_acc(logits, labels)
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(labels))
+        self.log("train_acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        images, labels = batch
+        logits = self(images)
+        self.log("val_loss", F.cross_entropy(logits, labels), on_epoch=True, prog_bar=True,
+                 batch_size=len(labels), sync_dist=True)
+        self.val_metrics(logits, labels)
+        self.log_dict(self.val_metrics, on_epoch=True, prog_bar=True)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optim = self.cfg.optim
+        decay, no_decay = [], []
+        for name, param in self.model.named_parameters():
+            (no_decay if param.ndim <= 1 else decay).append(param)
+        optimizer = torch.optim.SGD(
+            [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=optim.lr, momentum=optim.momentum, nesterov=optim.nesterov,
+        )
+        total = int(self.trainer.estimated_stepping_batches)
+        per_epoch = max(1, total // max(1, self.trainer.max_epochs))
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda step: lr_factor(
+                step, total_steps=total, steps_per_epoch=per_epoch, schedule=optim.schedule,
+                warmup_epochs=optim.warmup_epochs, step_epochs=optim.step_epochs, gamma=optim.gamma,
+            ),
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    # Exact resume: the augmentation and dropout RNGs continue where they stopped.
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["rng_states"] = {
+            "torch": torch.get_rng_state(),
+            "numpy": _numpy_state(),
+            "python": _python_state(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        states = checkpoint.get("rng_states")
+        if states:
+            torch.set_rng_state(states["torch"])
+            np.random.set_state(_numpy_state_back(states["numpy"]))
+            random.setstate(_python_state_back(states["python"]))
+
+
+def _python_state() -> list[Any]:
+    version, internal, gauss = random.getstate()
+    return [version, torch.tensor(internal, dtype=torch.int64), gauss]
+
+
+def _python_state_back(state: list[Any]) -> tuple[Any, ...]:
+    version, internal, gauss = state
+    return version, tuple(int(x) for x in internal.tolist()), gauss
+
+
+# Checkpoints are loaded with weights_only=True, so RNG states travel as tensors.
+def _numpy_state() -> list[Any]:
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]
+
+
+def _numpy_state_back(state: list[Any]) -> tuple[Any, ...]:
+    name, keys, pos, has_gauss, cached = state
+    return name, keys.numpy().astype(np.uint32), pos, has_gauss, cached

@@ -1,0 +1,80 @@
+"""``gclenet train``: one function from a config to a finished (or resumed) run."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from gclenet.data.datamodule import FERDataModule
+from gclenet.training.checkpoint_io import atomic_write_bytes, AtomicCheckpointIO
+from gclenet.training.config import TrainConfig
+from gclenet.training.module import FERClassifier
+
+__all__ = ["train", "resolve_precision", "fast_bf16_available"]
+
+log = logging.getLogger(__name__)
+
+
+def fast_bf16_available() -> bool:
+    """bf16 autocast pays off: a CUDA GPU with bf16, or a CPU with AMX / AVX-512 BF16."""
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+
+
+def resolve_precision(precision: str) -> str:
+    # Without bf16 hardware, emulated bf16 is several times slower than fp32 (measured: 7x on AVX2).
+    if precision == "auto":
+        return "bf16-mixed" if fast_bf16_available() else "32-true"
+    return precision
+
+
+def train(config: TrainConfig, *, resume: bool = False) -> Path:
+    """Train ``config`` into ``config.run_dir``; returns the best checkpoint's path.
+
+    With ``resume``, continues from ``run_dir/checkpoints/last.ckpt`` (exactly: same
+    data order, RNG states, optimizer and schedule); without it an existing run
+    directory with checkpoints is an error, so nothing is overwritten by accident.
+    """
+    run_dir = config.run_dir
+    ckpt_dir = run_dir / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    if resume and not last.is_file():
+        raise FileNotFoundError(f"{last}: nothing to resume; run without --resume to start {run_dir}")
+    if not resume and last.is_file():
+        raise FileExistsError(f"{run_dir} already has checkpoints; pass --resume to continue it or pick another run_name")
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    datamodule = FERDataModule(config.data, seed=config.seed)
+    module = FERClassifier(config.to_dict(), datamodule.classes)
+    resolved = yaml.safe_dump(config.to_dict(), sort_keys=False)
+    atomic_write_bytes(run_dir / "config.yaml", lambda f: f.write(resolved.encode()))
+
+    trainer_cfg = config.trainer
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_last=True)
+    trainer = L.Trainer(
+        default_root_dir=run_dir,
+        max_epochs=trainer_cfg.max_epochs,
+        precision=resolve_precision(trainer_cfg.precision),
+        accelerator=trainer_cfg.accelerator,
+        devices=trainer_cfg.devices,
+        num_nodes=trainer_cfg.num_nodes,
+        strategy=trainer_cfg.strategy,
+        limit_train_batches=trainer_cfg.limit_train_batches,
+        limit_val_batches=trainer_cfg.limit_val_batches,
+        log_every_n_steps=trainer_cfg.log_every_n_steps,
+        deterministic=trainer_cfg.deterministic,
+        enable_progress_bar=trainer_cfg.progress_bar,
+        callbacks=[best, LearningRateMonitor(logging_interval="epoch")],
+        logger=[CSVLogger(run_dir, name="logs", version=""), TensorBoardLogger(run_dir, name="tensorboard", version="")],
+        plugins=[AtomicCheckpointIO()],
+        use_distributed_sampler=False,  # the data module shards with its own seeded sampler
+        enable_model_summary=False,
+    )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
+    return Path(best.best_model_path or last)

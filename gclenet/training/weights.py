@@ -1,0 +1,75 @@
+"""Model weights in and out of training runs: init from checkpoints, export to safetensors."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from gclenet.models._pretrained import read_state_dict
+
+__all__ = ["load_init_weights", "read_checkpoint", "model_state_from_checkpoint"]
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint, loaded without unpickling arbitrary objects."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(
+            f"{path}: refused or unreadable checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:200]}); "
+            "gclenet only loads weights-only checkpoints and safetensors files"
+        ) from None
+
+
+def model_state_from_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """``(model state dict, metadata)`` of a ``.ckpt``, ``.safetensors`` or plain state dict."""
+    path = Path(path)
+    if path.suffix == ".ckpt":
+        ckpt = read_checkpoint(path)
+        state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+        return state, dict(ckpt.get("hyper_parameters", {}))
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), "pt") as handle:
+            metadata = dict(handle.metadata() or {})
+        return read_state_dict(path), metadata
+    return read_state_dict(path), {}
+
+
+def load_init_weights(model: nn.Module, path: str | Path, classes: list[str] | None = None) -> None:
+    """Initialise ``model`` from a checkpoint; a head of another size is left fresh.
+
+    Raises:
+        RuntimeError: any other tensor is missing or has another shape (named).
+    """
+    state, _ = model_state_from_checkpoint(path)
+    own = model.state_dict()
+    head = [k for k in state if k.startswith("fc.") and k in own and own[k].shape != state[k].shape]
+    if head:
+        warnings.warn(f"{path}: classifier has {state['fc.weight'].shape[0]} classes, the task "
+                      f"{own['fc.weight'].shape[0]}; the head starts fresh", stacklevel=2)
+        state = {k: v for k, v in state.items() if k not in head}
+    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in state if k in own and own[k].shape != state[k].shape]
+    missing = [k for k in own if k not in state and k not in head]
+    unexpected = [k for k in state if k not in own]
+    if mismatched or missing or unexpected:
+        raise RuntimeError(
+            f"{path}: weights do not fit model {type(model).__name__}: "
+            + "; ".join(
+                part for part in (
+                    f"shape mismatch {mismatched[:3]}" if mismatched else "",
+                    f"missing {missing[:3]}" if missing else "",
+                    f"unexpected {unexpected[:3]}" if unexpected else "",
+                ) if part
+            )
+            + " (was it trained as another variant? pass the matching model name)"
+        )
+    model.load_state_dict(state, strict=False)
