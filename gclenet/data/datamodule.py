@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from gclenet.data.classes import class_list
+from gclenet.data.classes import BASIC_CLASSES, class_list
 from gclenet.data.dataset import FERDataset
 from gclenet.data.registry import get_dataset_spec, read_split
 from gclenet.data.transforms import build_transform
@@ -30,14 +31,37 @@ class FERDataModule(L.LightningDataModule):
         super().__init__()
         self.cfg = config
         self.seed = seed
-        spec = get_dataset_spec(config.dataset)
-        self.grayscale = spec.grayscale
-        self.classes = list(class_list(config.classes) if config.classes else spec.classes)
+        if config.dataset == "mix":  # colour and the 7 basic classes unless told otherwise
+            self.grayscale, default_classes = False, BASIC_CLASSES
+        else:
+            spec = get_dataset_spec(config.dataset)
+            self.grayscale, default_classes = spec.grayscale, spec.classes
+        self.classes = list(class_list(config.classes) if config.classes else default_classes)
         self.train_set: FERDataset | None = None
         self.val_set: FERDataset | None = None
 
+    def _samples(self, split: str, train: bool) -> list:
+        cfg = self.cfg
+        if cfg.dataset == "mix":
+            if not cfg.parts:
+                raise ValueError("dataset 'mix' needs data.parts: [{dataset: ..., root: ...}, ...]")
+            samples = []
+            for part in cfg.parts:
+                unknown = set(part) - {"dataset", "root", "options", "train_split", "val_split"}
+                if unknown or not {"dataset", "root"} <= set(part):
+                    raise ValueError(f"data.parts entry {part}: needs dataset and root (and optional options, "
+                                     "train_split, val_split)")
+                part_split = part.get("train_split" if train else "val_split", split)
+                samples += read_split(part["dataset"], part["root"], part_split, self.classes, **part.get("options", {}))
+        else:
+            samples = read_split(cfg.dataset, cfg.root, split, self.classes, **cfg.options)
+        if train and cfg.max_train_images and len(samples) > cfg.max_train_images:
+            order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(self.seed))
+            samples = [samples[i] for i in order[: cfg.max_train_images].tolist()]
+        return samples
+
     def _dataset(self, split: str, train: bool) -> FERDataset:
-        samples = read_split(self.cfg.dataset, self.cfg.root, split, self.classes)
+        samples = self._samples(split, train)
         transform = build_transform(self.cfg.input_size, train=train, augment=self.cfg.augment)
         dataset = FERDataset(samples, self.classes, transform, grayscale=self.grayscale, cache=self.cfg.cache)
         for line in dataset.skipped:

@@ -31,6 +31,9 @@ class DataConfig:
     train_split: str = "train"
     val_split: str = "test"
     classes: list[str] | None = None  # None: the data set's own classes
+    options: dict[str, Any] = field(default_factory=dict)  # reader options, e.g. CK+ {fold: 0, protocol: subject}
+    parts: list[dict[str, Any]] = field(default_factory=list)  # dataset "mix": [{dataset, root, options}, ...]
+    max_train_images: int | None = None  # random subset of the training split (the paper's 50,000 mix)
     input_size: int = 48
     batch_size: int = 64
     num_workers: int = 0  # 0 suits small cached data sets on few cores
