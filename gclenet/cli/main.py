@@ -40,6 +40,75 @@ def _cmd_complexity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _options(items: list[str] | None) -> dict:
+    from gclenet.training.config import apply_overrides
+
+    return apply_overrides({}, items or [])
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from gclenet.training.evaluate import evaluate_checkpoint
+
+    report = evaluate_checkpoint(args.checkpoint, args.dataset, args.root, split=args.split, tta=args.tta,
+                                 batch_size=args.batch_size, options=_options(args.option),
+                                 progress=not args.json)
+    if args.out:
+        _write_evaluation(report, Path(args.out), Path(args.checkpoint))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{report['dataset']} {report['split']} ({report['samples']} images, tta {report['tta']}): "
+              f"accuracy {report['accuracy']:.4f}, mean class accuracy {report['mean_class_accuracy']:.4f}, "
+              f"macro F1 {report['macro_f1']:.4f}")
+        for name, row in report["per_class"].items():
+            print(f"  {name:<10} precision {row['precision']:.3f}  recall {row['recall']:.3f}  "
+                  f"f1 {row['f1']:.3f}  n={row['support']}")
+        if args.out:
+            print(f"wrote {args.out}/report.json and PNGs")
+    return 0
+
+
+def _write_evaluation(report: dict, out: "Path", checkpoint: "Path") -> None:
+    import json
+
+    from gclenet.training.checkpoint_io import atomic_write_bytes
+    from gclenet.training.plots import plot_confusion_matrix, plot_training_curves
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "report.json", lambda f: f.write(json.dumps(report, indent=2).encode()))
+    title = f"{report['dataset']} {report['split']}: accuracy {report['accuracy']:.2%}"
+    plot_confusion_matrix(report["confusion_matrix_normalized"], report["classes"], out / "confusion_matrix.png",
+                          title=title)
+    plot_confusion_matrix(report["confusion_matrix"], report["classes"], out / "confusion_matrix_counts.png",
+                          title=title, normalized=False)
+    metrics = checkpoint.resolve().parent.parent / "logs" / "metrics.csv"
+    if metrics.is_file():
+        plot_training_curves(metrics, out / "training_curves.png", title=str(checkpoint.parent.parent.name))
+
+
+def _cmd_data_summary(args: argparse.Namespace) -> int:
+    import json
+
+    from gclenet.data.summary import summarize_dataset
+
+    summary = summarize_dataset(args.dataset, args.root, classes=args.classes, options=_options(args.option),
+                                check_images=not args.no_check, progress=not args.json)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    classes = summary["classes"]
+    print(f"{summary['dataset']} at {summary['root']}")
+    print(f"{'split':<8}" + "".join(f"{c:>10}" for c in classes) + f"{'total':>10}")
+    for split, counts in summary["splits"].items():
+        print(f"{split:<8}" + "".join(f"{counts[c]:>10}" for c in classes) + f"{sum(counts.values()):>10}")
+    for line in summary["unreadable"]:
+        print(f"unreadable: {line}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gclenet", description="Facial expression recognition with GCLENet.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +123,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-classes", type=int, default=7)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=_cmd_complexity)
+
+    p = sub.add_parser("evaluate", help="metrics, confusion matrix and curves of a trained model on a data set")
+    p.add_argument("--checkpoint", required=True, help="a run's .ckpt or exported .safetensors weights")
+    p.add_argument("--dataset", required=True, help="fer2013, rafdb, ckplus, affectnet, caer_s, fed_ro, folder")
+    p.add_argument("--root", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--tta", choices=["none", "flip"], default="none", help="test-time augmentation")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option, e.g. fold=0 (CK+)")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument("--out", help="write report.json, confusion matrices and training curves (PNG) here")
+    p.set_defaults(func=_cmd_evaluate)
+
+    data = sub.add_parser("data", help="inspect data sets").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("summary", help="images per split and class after mapping; unreadable files")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--classes", nargs="*", help="class list (default: the data set's)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE")
+    p.add_argument("--no-check", action="store_true", help="count files without decoding them")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_data_summary)
     return parser
 
 

@@ -60,7 +60,7 @@ class FERDataset(Dataset):
             kept, decoded = [], []
             for sample in self.samples:
                 try:
-                    decoded.append(self._decode(sample))
+                    decoded.append(self.decode(sample))
                     kept.append(sample)
                 except ImageLoadError as err:
                     self.skipped.append(str(err))
@@ -77,7 +77,8 @@ class FERDataset(Dataset):
         counts = Counter(self.targets)
         return {name: counts.get(i, 0) for i, name in enumerate(self.classes)}
 
-    def _decode(self, sample: Sample) -> Tensor:
+    def decode(self, sample: Sample) -> Tensor:
+        """uint8 ``(C, H, W)`` pixels of ``sample`` (``ImageLoadError`` if unreadable)."""
         if isinstance(sample.source, np.ndarray):
             array = sample.source
             if self.mode == "RGB" and array.ndim == 2:
@@ -89,7 +90,7 @@ class FERDataset(Dataset):
 
     def load(self, index: int) -> Tensor:
         """The decoded uint8 image ``index`` (``ImageLoadError`` if it is unreadable)."""
-        return self._cache[index] if self._cache is not None else self._decode(self.samples[index])
+        return self._cache[index] if self._cache is not None else self.decode(self.samples[index])
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
         image = self.load(index)
@@ -102,7 +103,7 @@ class FERDataset(Dataset):
         bad = []
         for sample in self.samples:
             try:
-                self._decode(sample)
+                self.decode(sample)
             except ImageLoadError as err:
                 bad.append(str(err))
         return bad

@@ -26,6 +26,7 @@ class DatasetSpec:
     classes: tuple[str, ...]  # default class list
     grayscale: bool  # decode to one channel
     layout: str  # what the root must look like
+    splits: tuple[str, ...] = ("train", "test")  # the splits the data set is distributed with
 
 
 _FOLDER_LAYOUT = "<root>/{train,test}/<class name>/<images>"
@@ -50,10 +51,12 @@ def read_folder(
 
 
 DATASETS: dict[str, DatasetSpec] = {
-    "fer2013": DatasetSpec(read_fer2013, BASIC_CLASSES, True, "fer2013.csv or {train,test}/<class>/"),
+    "fer2013": DatasetSpec(read_fer2013, BASIC_CLASSES, True, "fer2013.csv or {train,test}/<class>/",
+                           ("train", "val", "test")),
     "rafdb": DatasetSpec(read_rafdb, BASIC_CLASSES, False, "EmoLabel/ + Image/aligned/ or DATASET/{train,test}/{1..7}/"),
     "ckplus": DatasetSpec(read_ckplus, CANONICAL_CLASSES, True, "CK+48 class folders or cohn-kanade-images/ + Emotion/"),
-    "affectnet": DatasetSpec(read_affectnet, BASIC_CLASSES, False, "{train,val}/<class>/ or training.csv + images"),
+    "affectnet": DatasetSpec(read_affectnet, BASIC_CLASSES, False, "{train,val}/<class>/ or training.csv + images",
+                             ("train", "val")),
     "caer_s": DatasetSpec(read_folder, BASIC_CLASSES, False, "{train,test}/<Anger|Disgust|...>/"),
     "fed_ro": DatasetSpec(read_folder, BASIC_CLASSES, False, "<class>/ (split all) or {train,test}/<class>/"),
     "folder": DatasetSpec(read_folder, BASIC_CLASSES, False, _FOLDER_LAYOUT),

@@ -44,6 +44,21 @@ def model_state_from_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], di
     return read_state_dict(path), {}
 
 
+def _load_checked(model: nn.Module, state: dict[str, Tensor], path: str | Path, skip: set[str] = frozenset()) -> None:
+    """Load ``state`` or raise one error naming every tensor that does not fit."""
+    own = model.state_dict()
+    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+                  for k in state if k in own and own[k].shape != state[k].shape]
+    missing = [k for k in own if k not in state and k not in skip]
+    unexpected = [k for k in state if k not in own]
+    if mismatched or missing or unexpected:
+        parts = [f"{label} {items[:3]}" for label, items in
+                 (("shape mismatch", mismatched), ("missing", missing), ("unexpected", unexpected)) if items]
+        raise RuntimeError(f"{path}: weights do not fit model {type(model).__name__}: " + "; ".join(parts)
+                           + " (trained as another variant? pass the matching model name)")
+    model.load_state_dict(state, strict=False)
+
+
 def load_init_weights(model: nn.Module, path: str | Path, classes: list[str] | None = None) -> None:
     """Initialise ``model`` from a checkpoint; a head of another size is left fresh.
 
@@ -52,24 +67,41 @@ def load_init_weights(model: nn.Module, path: str | Path, classes: list[str] | N
     """
     state, _ = model_state_from_checkpoint(path)
     own = model.state_dict()
-    head = [k for k in state if k.startswith("fc.") and k in own and own[k].shape != state[k].shape]
+    head = {k for k in state if k.startswith("fc.") and k in own and own[k].shape != state[k].shape}
     if head:
         warnings.warn(f"{path}: classifier has {state['fc.weight'].shape[0]} classes, the task "
                       f"{own['fc.weight'].shape[0]}; the head starts fresh", stacklevel=2)
-        state = {k: v for k, v in state.items() if k not in head}
-    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in state if k in own and own[k].shape != state[k].shape]
-    missing = [k for k in own if k not in state and k not in head]
-    unexpected = [k for k in state if k not in own]
-    if mismatched or missing or unexpected:
-        raise RuntimeError(
-            f"{path}: weights do not fit model {type(model).__name__}: "
-            + "; ".join(
-                part for part in (
-                    f"shape mismatch {mismatched[:3]}" if mismatched else "",
-                    f"missing {missing[:3]}" if missing else "",
-                    f"unexpected {unexpected[:3]}" if unexpected else "",
-                ) if part
-            )
-            + " (was it trained as another variant? pass the matching model name)"
-        )
-    model.load_state_dict(state, strict=False)
+    _load_checked(model, {k: v for k, v in state.items() if k not in head}, path, skip=head)
+
+
+def build_model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """The trained model of a run checkpoint or weights file, plus what inference needs.
+
+    Returns:
+        ``(model in eval mode, info)`` with ``info`` holding ``classes``,
+        ``input_size``, ``mean``, ``std``, ``model_name`` and ``model_overrides``.
+    """
+    import json
+
+    from gclenet.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+    from gclenet.models import create_model
+
+    state, meta = model_state_from_checkpoint(path)
+    if "config" in meta:  # a training checkpoint
+        config = meta["config"]
+        info = {
+            "classes": list(meta["classes"]),
+            "input_size": config["data"]["input_size"],
+            "model_name": config["model"]["name"],
+            "model_overrides": dict(config["model"].get("overrides") or {}),
+            "mean": list(IMAGENET_MEAN),
+            "std": list(IMAGENET_STD),
+        }
+    elif "gclenet" in meta:  # a weights file we exported
+        info = json.loads(meta["gclenet"])
+    else:
+        raise ValueError(f"{path}: no gclenet metadata (classes, input size); pass a run checkpoint or exported weights")
+    model = create_model(info["model_name"], num_classes=len(info["classes"]), **info["model_overrides"])
+    state = {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()}
+    _load_checked(model, state, path)
+    return model.eval(), info

@@ -1,0 +1,50 @@
+"""``gclenet data summary``: images per split and class after mapping, unreadable files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from gclenet.data.dataset import FERDataset
+from gclenet.data.folders import DatasetLayoutError
+from gclenet.data.registry import get_dataset_spec, read_split
+
+__all__ = ["summarize_dataset"]
+
+
+def summarize_dataset(name: str, root: str | Path, *, classes: list[str] | None = None,
+                      options: dict[str, Any] | None = None, check_images: bool = True,
+                      progress: bool = True) -> dict[str, Any]:
+    """Counts per split and class; with ``check_images`` every file is decoded once.
+
+    Raises:
+        DatasetLayoutError: not one split of the data set could be read under ``root``.
+    """
+    spec = get_dataset_spec(name)
+    classes = list(classes or spec.classes)
+    splits: dict[str, dict[str, int]] = {}
+    unreadable: list[str] = []
+    seen: list[list] = []
+    errors = []
+    for split in spec.splits:
+        try:
+            samples = read_split(name, root, split, classes, **(options or {}))
+        except DatasetLayoutError as err:
+            errors.append(str(err))
+            continue
+        if any(samples == other for other in seen):  # e.g. FER2013 folders: val/ serves val and test
+            continue
+        seen.append(samples)
+        dataset = FERDataset(samples, classes, grayscale=spec.grayscale)
+        splits[split] = dataset.class_counts()
+        if check_images:
+            for sample in tqdm(samples, desc=f"check {split}", disable=not progress, unit="img"):
+                try:
+                    dataset.decode(sample)
+                except ValueError as err:
+                    unreadable.append(str(err))
+    if not splits:
+        raise DatasetLayoutError(errors[0] if errors else f"{root}: no split of {name} found")
+    return {"dataset": name, "root": str(root), "classes": classes, "splits": splits, "unreadable": unreadable}

@@ -1,0 +1,93 @@
+"""Evaluation of a trained model on a data set split: the paper's kind of evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+from torchmetrics.functional.classification import (
+    multiclass_accuracy,
+    multiclass_confusion_matrix,
+    multiclass_f1_score,
+    multiclass_precision,
+    multiclass_recall,
+)
+from tqdm import tqdm
+
+from gclenet.data.dataset import FERDataset
+from gclenet.data.registry import get_dataset_spec, read_split
+from gclenet.data.transforms import build_transform
+from gclenet.models import reparameterize_model
+from gclenet.training.weights import build_model_from_checkpoint
+
+__all__ = ["predict_dataset", "classification_report", "evaluate_checkpoint"]
+
+
+@torch.inference_mode()
+def predict_dataset(model: nn.Module, dataset: FERDataset, *, batch_size: int = 128, tta: str | None = None,
+                    progress: bool = True) -> tuple[Tensor, Tensor]:
+    """Class probabilities ``(N, classes)`` and labels ``(N,)`` of every sample.
+
+    ``tta="flip"`` averages the probabilities of each image and its mirror image.
+    """
+    if tta not in (None, "none", "flip"):
+        raise ValueError(f"tta must be 'flip' or None, got {tta!r}")
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    probs, labels = [], []
+    for images, target in tqdm(loader, desc="evaluate", disable=not progress, unit="batch"):
+        images = images.contiguous(memory_format=torch.channels_last)
+        p = model(images).softmax(dim=1)
+        if tta == "flip":
+            p = (p + model(images.flip(3)).softmax(dim=1)) / 2
+        probs.append(p.float())
+        labels.append(target)
+    return torch.cat(probs), torch.cat(labels)
+
+
+def classification_report(probs: Tensor, labels: Tensor, classes: list[str]) -> dict[str, Any]:
+    """Accuracy, mean class accuracy, macro F1, per-class P/R/F1 and the confusion matrix."""
+    n = len(classes)
+    preds = probs.argmax(dim=1)
+    confusion = multiclass_confusion_matrix(preds, labels, n)
+    row_sums = confusion.sum(dim=1, keepdim=True).clamp(min=1)
+    per_class = {
+        name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+        for name, p, r, f, s in zip(
+            classes,
+            multiclass_precision(preds, labels, n, average=None),
+            multiclass_recall(preds, labels, n, average=None),
+            multiclass_f1_score(preds, labels, n, average=None),
+            confusion.sum(dim=1),
+        )
+    }
+    return {
+        "samples": int(labels.numel()),
+        "accuracy": float(multiclass_accuracy(preds, labels, n, average="micro")),
+        "mean_class_accuracy": float(multiclass_accuracy(preds, labels, n, average="macro")),
+        "macro_f1": float(multiclass_f1_score(preds, labels, n, average="macro")),
+        "per_class": per_class,
+        "classes": list(classes),
+        "confusion_matrix": confusion.tolist(),
+        "confusion_matrix_normalized": (confusion / row_sums).tolist(),
+    }
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path, dataset: str, root: str | Path, *, split: str = "test", tta: str | None = None,
+    batch_size: int = 128, options: dict[str, Any] | None = None, progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` (a run's .ckpt or exported weights) on ``dataset``'s ``split``."""
+    model, info = build_model_from_checkpoint(checkpoint)
+    model = reparameterize_model(model, inplace=True).to(memory_format=torch.channels_last)
+    classes = info["classes"]
+    samples = read_split(dataset, root, split, classes, **(options or {}))
+    transform = build_transform(info["input_size"], train=False, mean=tuple(info["mean"]), std=tuple(info["std"]))
+    data = FERDataset(samples, classes, transform, grayscale=get_dataset_spec(dataset).grayscale, cache=True)
+    probs, labels = predict_dataset(model, data, batch_size=batch_size, tta=tta, progress=progress)
+    report = classification_report(probs, labels, classes)
+    report.update(checkpoint=str(checkpoint), dataset=dataset, root=str(root), split=split, tta=tta or "none",
+                  skipped=data.skipped)
+    return report
