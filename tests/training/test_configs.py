@@ -1,0 +1,31 @@
+from pathlib import Path
+
+import pytest
+
+from gclenet.models import list_models
+from gclenet.training.config import apply_overrides, load_config
+
+CONFIGS = sorted(Path(__file__).resolve().parents[2].joinpath("configs").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_parse(path):
+    config = load_config(path)
+    assert config.model.name in list_models()
+    assert config.trainer.max_epochs > 0
+
+
+def test_paper_recipe_values():
+    config = load_config(next(p for p in CONFIGS if p.name == "pretrain_mix.yaml"))
+    optim = config.optim
+    assert (optim.lr, optim.momentum, optim.weight_decay, optim.step_epochs, optim.gamma) == (0.05, 0.9, 5e-4, 20, 0.1)
+    assert config.data.batch_size == 128 and config.trainer.max_epochs == 200
+
+
+def test_overrides_and_unknown_keys():
+    config = load_config(None, ["optim.lr=0.2", "data.classes=[happy, sad]", "trainer.devices=2"])
+    assert config.optim.lr == 0.2 and config.data.classes == ["happy", "sad"] and config.trainer.devices == 2
+    with pytest.raises(ValueError, match="optim.lrr"):
+        load_config(None, ["optim.lrr=0.1"])
+    with pytest.raises(ValueError, match="key.sub=value"):
+        apply_overrides({}, ["optim.lr"])
