@@ -109,11 +109,11 @@ def local_window_attention(
         offset = key_offset.index_select(0, row_idx).index_select(1, col_idx)
         keys = kv[..., :c].unflatten(3, (num_heads, head_dim))
         keys.sub_(offset[None, :, :, None, :].to(kv.dtype))
-    stride_n, stride_h, stride_w, _ = kv.stride()
-    kv = kv.as_strided(
-        (n, rows, cols, halo, halo, 2 * c),
-        (stride_n, block * stride_h, block * stride_w, stride_h, stride_w, 1),
-    ).reshape(n * rows * cols, halo * halo, 2, num_heads, head_dim)
+    kv = (
+        kv.unfold(1, halo, block).unfold(2, halo, block)  # (N, rows, cols, 2C, halo, halo), a view
+        .permute(0, 1, 2, 4, 5, 3)
+        .reshape(n * rows * cols, halo * halo, 2, num_heads, head_dim)
+    )
     keys, values = kv[:, :, 0].transpose(1, 2), kv[:, :, 1].transpose(1, 2)
 
     if extra_h or extra_w:

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from gclenet.training.checkpoint_io import atomic_write_bytes  # noqa: E402
 
@@ -73,6 +74,7 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path, *, title: st
     acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     for ax in (acc_ax, loss_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     if title:

@@ -9,11 +9,12 @@ import lightning as L
 import torch
 import yaml
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers import TensorBoardLogger
 
 from gclenet.data.datamodule import FERDataModule
 from gclenet.training.checkpoint_io import atomic_write_bytes, AtomicCheckpointIO
 from gclenet.training.config import TrainConfig
+from gclenet.training.loggers import ResumableCSVLogger
 from gclenet.training.module import FERClassifier
 
 __all__ = ["train", "resolve_precision", "fast_bf16_available"]
@@ -71,7 +72,10 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
         deterministic=trainer_cfg.deterministic,
         enable_progress_bar=trainer_cfg.progress_bar,
         callbacks=[best, LearningRateMonitor(logging_interval="epoch")],
-        logger=[CSVLogger(run_dir, name="logs", version=""), TensorBoardLogger(run_dir, name="tensorboard", version="")],
+        logger=[
+            ResumableCSVLogger(run_dir, name="logs", version="", flush_logs_every_n_steps=1),
+            TensorBoardLogger(run_dir, name="tensorboard", version=""),
+        ],
         plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,  # the data module shards with its own seeded sampler
         enable_model_summary=False,

@@ -49,7 +49,7 @@ def _load_checked(model: nn.Module, state: dict[str, Tensor], path: str | Path, 
     own = model.state_dict()
     mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
                   for k in state if k in own and own[k].shape != state[k].shape]
-    missing = [k for k in own if k not in state and k not in skip]
+    missing = [k for k in own if k not in state and k not in skip and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in state if k not in own]
     if mismatched or missing or unexpected:
         parts = [f"{label} {items[:3]}" for label, items in
@@ -88,8 +88,12 @@ def build_model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, 
 
     state, meta = model_state_from_checkpoint(path)
     if "config" in meta:  # a training checkpoint
+        from gclenet.data.registry import get_dataset_spec
+
         config = meta["config"]
+        dataset = config["data"]["dataset"]
         info = {
+            "grayscale": dataset != "mix" and get_dataset_spec(dataset).grayscale,
             "classes": list(meta["classes"]),
             "input_size": config["data"]["input_size"],
             "model_name": config["model"]["name"],

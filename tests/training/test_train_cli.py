@@ -78,6 +78,11 @@ def test_train_kill_resume_evaluate(tmp_path):
     for png in ("confusion_matrix.png", "confusion_matrix_counts.png", "training_curves.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "report.json").read_text())["accuracy"] == report["accuracy"]
+    # The killed run's epochs survive the resume in the logs (and so in the curves).
+    from gclenet.training.plots import read_epoch_metrics
+
+    epochs = read_epoch_metrics(run / "logs" / "metrics.csv")
+    assert sorted(e for e, m in epochs.items() if "val_acc" in m) == [0, 1]
 
 
 def test_finetune_own_classes_from_a_checkpoint(tmp_path):
