@@ -1,6 +1,11 @@
 import pytest
 import torch
 
+from gclenet.data.classes import BASIC_CLASSES
+from gclenet.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from gclenet.inference.export import save_weights
+from gclenet.models import create_model
+
 
 @pytest.fixture(autouse=True)
 def _seed():
@@ -17,3 +22,18 @@ def randomize_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.uniform_(-0.5, 0.5)
     return model
+
+
+def weights_info(**changes):
+    info = {"classes": list(BASIC_CLASSES), "input_size": 48, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+            "model_name": "gclenet", "model_overrides": {}, "grayscale": True}
+    return {**info, **changes}
+
+
+@pytest.fixture(scope="session")
+def random_weights(tmp_path_factory):
+    """An untrained gclenet (non-zero branches) saved like shipped weights."""
+    torch.manual_seed(0)
+    model = create_model("gclenet", zero_init_branches=False).eval()
+    path = tmp_path_factory.mktemp("weights") / "random.safetensors"
+    return save_weights(model, weights_info(), path, half=False)

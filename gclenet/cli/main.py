@@ -109,6 +109,19 @@ def _cmd_data_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from gclenet.inference import export
+
+    if args.format == "safetensors":
+        path = export.export_weights(args.weights, args.out, **_options(args.meta))
+    elif args.format == "onnx":
+        path = export.export_onnx(args.weights, args.out)
+    else:
+        path = export.export_torchscript(args.weights, args.out)
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gclenet", description="Facial expression recognition with GCLENet.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.add_argument("--out", help="write report.json, confusion matrices and training curves (PNG) here")
     p.set_defaults(func=_cmd_evaluate)
+
+    from gclenet.cli.predict import add_predict_parser
+
+    add_predict_parser(sub)
+
+    p = sub.add_parser("export", help="export trained weights: safetensors, ONNX or TorchScript")
+    p.add_argument("--weights", required=True, help="a run's .ckpt or exported .safetensors")
+    p.add_argument("--format", choices=["safetensors", "onnx", "torchscript"], required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--meta", action="append", metavar="KEY=VALUE", help="safetensors: extra metadata")
+    p.set_defaults(func=_cmd_export)
 
     data = sub.add_parser("data", help="inspect data sets").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("summary", help="images per split and class after mapping; unreadable files")

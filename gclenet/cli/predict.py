@@ -1,0 +1,142 @@
+"""``gclenet predict``: images, folders, globs and videos in; labels, JSON, CSV, pictures out."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from gclenet.data.image_io import ImageLoadError, load_image
+from gclenet.inference.sources import expand_inputs, is_video
+from gclenet.training.checkpoint_io import atomic_write_bytes
+
+__all__ = ["add_predict_parser"]
+
+
+def add_predict_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="recognise expressions in images, folders, globs or videos")
+    p.add_argument("inputs", nargs="*", help="image files, folders (searched recursively), globs, video files")
+    p.add_argument("--weights", default="default", help="shipped weights (default), a .ckpt or .safetensors")
+    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn",
+                   help="face detector; 'none' treats each image as one cropped face")
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
+    p.add_argument("--onnx", help="ONNX model for --backend onnxruntime (default: beside the weights)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--min-face-size", type=int, default=20, help="skip (and report) smaller faces, in pixels")
+    p.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    p.add_argument("--batch-size", type=int, default=16, help="images per detection batch")
+    p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    p.add_argument("--csv", help="write one row per face to this CSV file")
+    p.add_argument("--out", help="write annotated images (and video outputs) here")
+    p.add_argument("--every", type=int, default=1, help="videos: analyse every Nth frame")
+    p.add_argument("--webcam", type=int, metavar="N", help="live window on camera N")
+    p.set_defaults(func=run_predict)
+
+
+def _warn(message: str) -> None:
+    print(f"gclenet predict: {message}", file=sys.stderr)
+
+
+def _unique(out: Path, name: str, used: set[Path]) -> Path:
+    path = out / name
+    stem, suffix, n = path.stem, path.suffix, 1
+    while path in used:
+        path = out / f"{stem}_{n}{suffix}"
+        n += 1
+    used.add(path)
+    return path
+
+
+def _face_dicts(faces: list) -> list[dict[str, Any]]:
+    return [{"box": f.box, "score": f.score, "label": f.label, "probs": f.probs} for f in faces]
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from gclenet.inference.annotate import annotate
+    from gclenet.inference.recognizer import Recognizer
+
+    if args.webcam is not None:
+        from gclenet.inference.video import run_webcam
+
+        return run_webcam(args)
+    if not args.inputs:
+        _warn("no input: name image files, folders, globs or videos (or --webcam N)")
+        return 2
+    files, problems = expand_inputs(args.inputs)
+    for line in problems:
+        _warn(line)
+    if not files:
+        return 1
+    recognizer = Recognizer(args.weights, device=args.device, detector=args.detector, backend=args.backend,
+                            onnx_path=args.onnx, min_face_size=args.min_face_size, tta=args.tta)
+    out = Path(args.out) if args.out else None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+    records: list[dict[str, Any]] = []
+    failures = 0
+    used: set[Path] = set()
+    images = [f for f in files if not is_video(f)]
+    videos = [f for f in files if is_video(f)]
+    progress = tqdm(total=len(images), desc="images", unit="img", disable=len(images) < 2, file=sys.stderr)
+    for start in range(0, len(images), args.batch_size):
+        batch, arrays = [], []
+        for path in images[start : start + args.batch_size]:
+            try:
+                arrays.append(np.asarray(load_image(path, "RGB")))
+                batch.append(path)
+            except ImageLoadError as err:
+                _warn(str(err))
+                failures += 1
+        progress.update(args.batch_size if start + args.batch_size <= len(images) else len(images) - start)
+        if not batch:
+            continue
+        for path, array, faces in zip(batch, arrays, recognizer.predict_batch(arrays)):
+            if not faces:
+                _warn(f"{path}: no face found (try --detector none for already-cropped faces)")
+            records.append({"file": str(path), "faces": _face_dicts(faces)})
+            if out:
+                target = _unique(out, f"{path.stem}.jpg", used)
+                buffer = io.BytesIO()
+                Image.fromarray(annotate(array, faces)).save(buffer, format="JPEG", quality=92)
+                atomic_write_bytes(target, lambda handle, data=buffer.getvalue(): handle.write(data))
+        if recognizer.skipped_small:
+            _warn(f"skipped {recognizer.skipped_small} face(s) smaller than {args.min_face_size} px")
+    progress.close()
+    for path in videos:
+        from gclenet.inference.video import analyse_video
+
+        try:
+            records.append(analyse_video(recognizer, path, out=out, every=args.every))
+        except (OSError, ValueError) as err:
+            _warn(str(err))
+            failures += 1
+    if args.csv:
+        _write_csv(Path(args.csv), records, recognizer.classes)
+    if args.json:
+        print(json.dumps(records, indent=2))
+    elif not videos:
+        for record in records:
+            labels = ", ".join(f"{f['label']} ({f['probs'][f['label']]:.0%})" for f in record["faces"]) or "no face"
+            print(f"{record['file']}: {labels}")
+    return 0 if records else 1
+
+
+def _write_csv(path: Path, records: list[dict[str, Any]], classes: list[str]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["file", "frame", "face", "x1", "y1", "x2", "y2", "score", "label", *classes])
+    for record in records:
+        frames = record.get("frames") or [{"frame": "", "faces": record.get("faces", [])}]
+        for frame in frames:
+            for i, face in enumerate(frame["faces"]):
+                writer.writerow([record["file"], frame["frame"], i, *face["box"], face["score"], face["label"],
+                                 *(f"{face['probs'][c]:.5f}" for c in classes)])
+    atomic_write_bytes(path, lambda handle: handle.write(buffer.getvalue().encode()))

@@ -1,0 +1,140 @@
+"""Face detectors behind one interface, and face cropping with optional eye alignment.
+
+* ``mtcnn``: MTCNN from facenet-pytorch (weights ship inside its wheel; the paper's
+  detector), with five landmarks.
+* ``haar``: OpenCV's frontal-face Haar cascade (needs OpenCV 4.x: OpenCV 5 dropped it).
+* ``none``: the whole image is one face (already-cropped inputs such as FER2013).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+__all__ = ["Face", "FaceDetector", "create_detector", "crop_face", "DETECTORS"]
+
+DETECTORS = ("mtcnn", "haar", "none")
+
+
+@dataclass
+class Face:
+    """A detected face: box ``(x1, y1, x2, y2)`` in pixels, score, optional 5 landmarks."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: list[tuple[float, float]] | None = None  # eyes (left, right), nose, mouth corners
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def size(self) -> float:
+        return min(self.box[2] - self.box[0], self.box[3] - self.box[1])
+
+
+class FaceDetector:
+    name = "base"
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """Faces in an RGB uint8 ``(H, W, 3)`` array, largest first."""
+        raise NotImplementedError
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[list[Face]]:
+        return [self.detect(image) for image in images]
+
+
+class WholeImageDetector(FaceDetector):
+    name = "none"
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        height, width = image.shape[:2]
+        return [Face((0.0, 0.0, float(width), float(height)), 1.0)]
+
+
+class MTCNNDetector(FaceDetector):
+    name = "mtcnn"
+
+    def __init__(self, device: str = "cpu", min_face_size: int = 20, threshold: float = 0.9) -> None:
+        from facenet_pytorch import MTCNN
+
+        self.threshold = threshold
+        self._mtcnn = MTCNN(keep_all=True, device=device, min_face_size=min_face_size, post_process=False)
+
+    def _faces(self, boxes, probs, points) -> list[Face]:
+        if boxes is None:
+            return []
+        faces = [
+            Face(tuple(float(v) for v in box), float(p), [tuple(map(float, pt)) for pt in pts])
+            for box, p, pts in zip(boxes, probs, points)
+            if p is not None and p >= self.threshold
+        ]
+        return sorted(faces, key=lambda f: -f.size)
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        boxes, probs, points = self._mtcnn.detect(Image.fromarray(image), landmarks=True)
+        return self._faces(boxes, probs, points)
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[list[Face]]:
+        if len({im.shape for im in images}) != 1:  # MTCNN batches only same-size images
+            return [self.detect(im) for im in images]
+        boxes, probs, points = self._mtcnn.detect(np.stack(images), landmarks=True)
+        return [self._faces(b, p, pt) for b, p, pt in zip(boxes, probs, points)]
+
+
+class HaarDetector(FaceDetector):
+    name = "haar"
+
+    def __init__(self, min_face_size: int = 20) -> None:
+        try:
+            import cv2
+        except ImportError:
+            raise RuntimeError("the Haar detector needs OpenCV 4.x: pip install 'opencv-python-headless<5'") from None
+        if not hasattr(cv2, "CascadeClassifier"):
+            raise RuntimeError(f"OpenCV {cv2.__version__} has no CascadeClassifier (removed in OpenCV 5); "
+                               "pip install 'opencv-python-headless<5' or use --detector mtcnn")
+        self._cv2 = cv2
+        self.min_face_size = min_face_size
+        self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        gray = self._cv2.cvtColor(image, self._cv2.COLOR_RGB2GRAY)
+        found = self._cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5,
+                                               minSize=(self.min_face_size, self.min_face_size))
+        faces = [Face((float(x), float(y), float(x + w), float(y + h)), 1.0) for x, y, w, h in found]
+        return sorted(faces, key=lambda f: -f.size)
+
+
+def create_detector(name: str, *, device: str = "cpu", min_face_size: int = 20) -> FaceDetector:
+    """A detector by name: ``mtcnn``, ``haar`` or ``none``."""
+    if name == "mtcnn":
+        return MTCNNDetector(device=device, min_face_size=min_face_size)
+    if name == "haar":
+        return HaarDetector(min_face_size=min_face_size)
+    if name == "none":
+        return WholeImageDetector()
+    raise ValueError(f"unknown detector {name!r}; valid: {', '.join(DETECTORS)}")
+
+
+def crop_face(image: np.ndarray, face: Face, *, margin: float = 0.2, align: bool = True) -> np.ndarray:
+    """A square crop around ``face`` grown by ``margin`` on each side, eyes levelled if known.
+
+    Parts of the square beyond the image are filled by edge replication, so faces at
+    the border keep their proportions.
+    """
+    x1, y1, x2, y2 = face.box
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    side = max(x2 - x1, y2 - y1) * (1 + 2 * margin)
+    pil = Image.fromarray(image)
+    if align and face.landmarks:
+        (lx, ly), (rx, ry) = face.landmarks[0], face.landmarks[1]
+        angle = math.degrees(math.atan2(ry - ly, rx - lx))
+        if abs(angle) > 1.0:
+            pil = pil.rotate(angle, resample=Image.BILINEAR, center=(cx, cy))
+    half = side / 2
+    box = (round(cx - half), round(cy - half), round(cx + half), round(cy + half))
+    if box[0] >= 0 and box[1] >= 0 and box[2] <= pil.width and box[3] <= pil.height:
+        return np.asarray(pil.crop(box))
+    pad = max(0, -box[0], -box[1], box[2] - pil.width, box[3] - pil.height)
+    padded = np.pad(np.asarray(pil), ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+    return padded[box[1] + pad : box[3] + pad, box[0] + pad : box[2] + pad]

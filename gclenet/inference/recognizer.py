@@ -1,0 +1,172 @@
+"""The Python facade: faces in, expressions out.
+
+    from gclenet import Recognizer
+    recognizer = Recognizer()                     # shipped weights, MTCNN, CPU
+    for face in recognizer.predict("photo.jpg"):
+        print(face.box, face.label, face.probs)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gclenet.data.image_io import load_image
+from gclenet.inference.detection import Face, FaceDetector, create_detector, crop_face
+
+__all__ = ["Recognizer", "FacePrediction", "ImageInput", "default_weights_path"]
+
+ImageInput = Union[str, Path, Image.Image, np.ndarray]
+_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def default_weights_path() -> Path:
+    """The weights that ship with the package (trained by us on FER2013)."""
+    candidates = sorted(_WEIGHTS_DIR.glob("*.safetensors"))
+    if not candidates:
+        raise FileNotFoundError(f"no shipped weights in {_WEIGHTS_DIR}; pass weights=PATH (a .ckpt or .safetensors)")
+    return candidates[0]
+
+
+@dataclass
+class FacePrediction:
+    """One face: where it is, how sure the detector is, and the expression."""
+
+    box: list[float]  # x1, y1, x2, y2 in pixels
+    score: float  # detector confidence
+    label: str
+    probs: dict[str, float]
+    landmarks: list[list[float]] | None = None
+
+    @property
+    def confidence(self) -> float:
+        return self.probs[self.label]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def to_rgb_array(image: ImageInput) -> np.ndarray:
+    """RGB uint8 ``(H, W, 3)`` from a path, PIL image or array (gray or RGB)."""
+    if isinstance(image, (str, Path)):
+        return np.asarray(load_image(image, "RGB"))
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise ValueError(f"image arrays must be uint8, got {array.dtype}")
+    if array.ndim == 2:
+        return np.repeat(array[..., None], 3, axis=2)
+    if array.ndim == 3 and array.shape[2] == 4:
+        return np.ascontiguousarray(array[..., :3])
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"image arrays must be (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
+    return array
+
+
+class Recognizer:
+    """Detect faces and classify their expressions.
+
+    Args:
+        weights: ``"default"`` (shipped), or a run checkpoint / exported ``.safetensors``.
+        device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``...
+        detector: ``"mtcnn"``, ``"haar"``, ``"none"`` (each image is one cropped face),
+            or a :class:`~gclenet.inference.detection.FaceDetector`.
+        backend: ``"torch"`` or ``"onnxruntime"`` (needs ``gclenet export`` output next to
+            the weights or ``onnx_path``).
+        min_face_size: faces smaller than this (pixels) are skipped and reported.
+        margin: crop margin around the detected box, as a fraction of its side.
+        align: level the eyes before cropping when the detector gives landmarks.
+        tta: also classify the mirrored face and average.
+        precision: ``"auto"`` (bf16 where the hardware is fast at it), ``"fp32"``, ``"bf16"``.
+        batch_size: faces classified per forward pass.
+    """
+
+    def __init__(
+        self,
+        weights: str | Path = "default",
+        *,
+        device: str = "auto",
+        detector: str | FaceDetector = "mtcnn",
+        backend: str = "torch",
+        onnx_path: str | Path | None = None,
+        min_face_size: int = 20,
+        margin: float = 0.2,
+        align: bool = True,
+        tta: bool = False,
+        precision: str = "auto",
+        batch_size: int = 32,
+    ) -> None:
+        from gclenet.inference.backends import create_backend
+
+        self.weights = default_weights_path() if str(weights) == "default" else Path(weights)
+        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.backend = create_backend(backend, self.weights, device=self.device, precision=precision,
+                                      onnx_path=onnx_path)
+        self.info = self.backend.info
+        self.classes: list[str] = list(self.info["classes"])
+        self.detector = detector if isinstance(detector, FaceDetector) else create_detector(
+            detector, device=self.device, min_face_size=min_face_size)
+        self.min_face_size, self.margin, self.align, self.tta = min_face_size, margin, align, tta
+        self.batch_size = batch_size
+        self.skipped_small: int = 0  # faces below min_face_size in the last call
+
+    def _preprocess(self, crops: list[np.ndarray]) -> torch.Tensor:
+        size = self.info["input_size"]
+        mean = torch.tensor(self.info["mean"]).view(1, 3, 1, 1)
+        std = torch.tensor(self.info["std"]).view(1, 3, 1, 1)
+        mode = "L" if self.info.get("grayscale", False) else "RGB"
+        arrays = [np.asarray(Image.fromarray(c).convert(mode).resize((size, size), Image.BILINEAR)) for c in crops]
+        batch = torch.from_numpy(np.stack(arrays)).float().div_(255)
+        batch = batch[:, None].expand(-1, 3, -1, -1) if mode == "L" else batch.permute(0, 3, 1, 2)
+        return ((batch - mean) / std).contiguous(memory_format=torch.channels_last)
+
+    def classify(self, crops: list[np.ndarray]) -> np.ndarray:
+        """Class probabilities ``(len(crops), classes)`` of already-cropped faces."""
+        if not crops:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        out = []
+        for start in range(0, len(crops), self.batch_size):
+            batch = self._preprocess(crops[start : start + self.batch_size])
+            probs = self.backend.probabilities(batch)
+            if self.tta:
+                probs = (probs + self.backend.probabilities(batch.flip(3))) / 2
+            out.append(probs)
+        return np.concatenate(out)
+
+    def _faces(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
+        if self.detector.name == "none":
+            return faces
+        kept = [f for f in faces if f.size >= self.min_face_size]
+        self.skipped_small += len(faces) - len(kept)
+        return kept
+
+    def predict_batch(self, images: list[ImageInput]) -> list[list[FacePrediction]]:
+        """One list of :class:`FacePrediction` per image; all faces classified in batches."""
+        self.skipped_small = 0
+        arrays = [to_rgb_array(im) for im in images]
+        detected = [self._faces(a, faces) for a, faces in zip(arrays, self.detector.detect_batch(arrays))]
+        crops = [crop_face(a, f, margin=self.margin if self.detector.name != "none" else 0.0, align=self.align)
+                 for a, faces in zip(arrays, detected) for f in faces]
+        probs = iter(self.classify(crops))
+        results = []
+        for faces in detected:
+            predictions = []
+            for face in faces:
+                p = next(probs)
+                predictions.append(FacePrediction(
+                    box=[round(v, 1) for v in face.box], score=round(face.score, 5),
+                    label=self.classes[int(p.argmax())], probs={c: float(v) for c, v in zip(self.classes, p)},
+                    landmarks=[list(pt) for pt in face.landmarks] if face.landmarks else None,
+                ))
+            results.append(predictions)
+        return results
+
+    def predict(self, image: ImageInput) -> list[FacePrediction]:
+        """Faces of one image (path, PIL image or RGB/gray uint8 array), largest first."""
+        return self.predict_batch([image])[0]

@@ -1,0 +1,197 @@
+"""Video and webcam: frames streamed through the recognizer in batches, constant memory.
+
+Per analysed frame, the largest face's label and probabilities go to a CSV written as
+the video plays; the annotated video is written frame by frame; only per-class counts
+stay in memory. The probability plot is drawn from the CSV at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from gclenet.inference.recognizer import FacePrediction, Recognizer
+
+__all__ = ["analyse_video", "run_webcam", "plot_video_probabilities"]
+
+
+def _cv2():
+    import cv2
+
+    return cv2
+
+
+def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None, every: int = 1,
+                  batch_size: int = 8, progress: bool = True) -> dict[str, Any]:
+    """Analyse every ``every``-th frame of ``path``; returns a summary record.
+
+    With ``out``: ``<stem>.annotated.mp4``, ``<stem>.frames.csv`` (one row per analysed
+    frame) and ``<stem>.probabilities.png`` (expression probabilities over time).
+
+    Raises:
+        ValueError: the file cannot be opened as a video.
+    """
+    cv2 = _cv2()
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise ValueError(f"{path}: cannot open as a video (not a video, or a codec OpenCV lacks); "
+                         "convert it to H.264 MP4 or check the file")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    every = max(1, every)
+    classes = recognizer.classes
+    writer = rows = csv_handle = None
+    tmp_video = tmp_csv = None
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp_csv = out / f".{path.stem}.frames.csv.tmp"
+        csv_handle = open(tmp_csv, "w", newline="")
+        rows = csv.writer(csv_handle)
+        rows.writerow(["frame", "time_s", "faces", "label", *classes])
+    counts: Counter[str] = Counter()
+    analysed = broken = index = 0
+    last_faces: list[FacePrediction] = []
+    pending: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        nonlocal analysed, last_faces
+        results = recognizer.predict_batch([frame for _, frame in pending])
+        for (frame_index, frame), faces in zip(pending, results):
+            analysed += 1
+            top = faces[0] if faces else None
+            counts[top.label if top else "no face"] += 1
+            if rows is not None:
+                rows.writerow([frame_index, f"{frame_index / fps:.3f}", len(faces), top.label if top else "",
+                               *((f"{top.probs[c]:.5f}" for c in classes) if top else [""] * len(classes))])
+            last_faces = faces
+            if writer is not None:
+                _write_frame(frame, faces)
+        pending.clear()
+
+    def _write_frame(frame: np.ndarray, faces: list[FacePrediction]) -> None:
+        from gclenet.inference.annotate import annotate
+
+        writer.write(cv2.cvtColor(annotate(frame, faces, bars=True), cv2.COLOR_RGB2BGR))
+
+    bar = tqdm(total=total, desc=path.name, unit="frame", disable=not progress, file=sys.stderr)
+    try:
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                if total and index < total - 1 and broken < 25:  # a broken frame: skip it, go on
+                    broken += 1
+                    index += 1
+                    continue
+                break
+            frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            if out and writer is None:
+                tmp_video = out / f".{path.stem}.annotated.mp4.tmp.mp4"
+                height, width = frame.shape[:2]
+                writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+            if index % every == 0:
+                pending.append((index, frame))
+                if len(pending) >= batch_size:
+                    flush()
+            elif writer is not None:
+                flush() if pending else None
+                _write_frame(frame, last_faces)
+            index += 1
+            bar.update(1)
+        if pending:
+            flush()
+    finally:
+        bar.close()
+        capture.release()
+        if writer is not None:
+            writer.release()
+        if csv_handle is not None:
+            csv_handle.close()
+    if analysed == 0:
+        for tmp in (tmp_video, tmp_csv):
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+        raise ValueError(f"{path}: no frame could be decoded; the video is empty or unreadable")
+    summary = {name: counts[name] / analysed for name in [*classes, "no face"] if counts[name]}
+    record: dict[str, Any] = {"file": str(path), "type": "video", "fps": fps, "frames": index,
+                              "frames_analysed": analysed, "broken_frames": broken, "summary": summary}
+    if out:
+        os.replace(tmp_csv, out / f"{path.stem}.frames.csv")
+        if tmp_video is not None:
+            os.replace(tmp_video, out / f"{path.stem}.annotated.mp4")
+        plot_video_probabilities(out / f"{path.stem}.frames.csv", out / f"{path.stem}.probabilities.png", classes)
+        record["outputs"] = [str(out / f"{path.stem}.{s}") for s in ("annotated.mp4", "frames.csv", "probabilities.png")]
+        (out / f"{path.stem}.summary.txt").write_text(_summary_text(record))
+    print(_summary_text(record), file=sys.stderr)
+    if broken:
+        print(f"gclenet predict: {path}: {broken} broken frame(s) skipped", file=sys.stderr)
+    return record
+
+
+def _summary_text(record: dict[str, Any]) -> str:
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in sorted(record["summary"].items(), key=lambda kv: -kv[1]))
+    return f"{record['file']}: {record['frames_analysed']} frames analysed; {shares}\n"
+
+
+def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str]) -> Path:
+    """Expression probabilities of the largest face over time."""
+    from gclenet.inference.annotate import CLASS_COLOURS
+    from gclenet.training.plots import _save, plt
+
+    times, probs = [], []
+    with open(frames_csv, newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["label"]:
+                times.append(float(row["time_s"]))
+                probs.append([float(row[c]) for c in classes])
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    if probs:
+        series = np.asarray(probs)
+        for i, name in enumerate(classes):
+            colour = tuple(v / 255 for v in CLASS_COLOURS.get(name, (0, 0, 0)))
+            ax.plot(times, series[:, i], label=name, color=colour, linewidth=1.2)
+    ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title=f"expressions over time: {frames_csv.stem}")
+    ax.legend(loc="upper right", ncol=4, fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, png)
+
+
+def run_webcam(args: argparse.Namespace) -> int:
+    """A live window of camera ``args.webcam``; returns 0 without a display or camera."""
+    cv2 = _cv2()
+    if not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
+        print("gclenet predict: --webcam needs a display (no $DISPLAY); nothing to show", file=sys.stderr)
+        return 0
+    capture = cv2.VideoCapture(args.webcam)
+    if not capture.isOpened():
+        print(f"gclenet predict: camera {args.webcam} is not available", file=sys.stderr)
+        return 0
+    recognizer = Recognizer(args.weights, device=args.device, detector=args.detector, backend=args.backend,
+                            onnx_path=args.onnx, min_face_size=args.min_face_size, tta=args.tta)
+    from gclenet.inference.annotate import annotate
+
+    try:
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            shown = annotate(frame, recognizer.predict(frame))
+            try:
+                cv2.imshow("gclenet (q to quit)", cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
+            except cv2.error:
+                print("gclenet predict: this OpenCV build has no GUI; pip install 'opencv-python<5'", file=sys.stderr)
+                return 0
+            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                break
+    finally:
+        capture.release()
+        cv2.destroyAllWindows()
+    return 0

@@ -1,0 +1,103 @@
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gclenet.cli.main import main
+
+
+def write_faces(folder, n=3):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"face_{i}.png"
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_predict_folder_json_csv_and_annotated_images(random_weights, tmp_path, capsys):
+    write_faces(tmp_path / "in" / "nested", 3)
+    code = main(["predict", str(tmp_path / "in"), "--weights", str(random_weights), "--detector", "none",
+                 "--json", "--csv", str(tmp_path / "faces.csv"), "--out", str(tmp_path / "out")])
+    assert code == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["file"].split("/")[-1] for r in records] == ["face_0.png", "face_1.png", "face_2.png"]
+    face = records[0]["faces"][0]
+    assert face["box"] == [0.0, 0.0, 40.0, 40.0] and set(face) == {"box", "score", "label", "probs"}
+    assert face["label"] == max(face["probs"], key=face["probs"].get)
+    rows = list(csv.DictReader(open(tmp_path / "faces.csv")))
+    assert len(rows) == 3 and rows[0]["label"] == face["label"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["face_0.jpg", "face_1.jpg", "face_2.jpg"]
+
+
+def test_bad_files_are_named_and_the_rest_processed(random_weights, tmp_path, capsys):
+    good = write_faces(tmp_path, 1)[0]
+    (tmp_path / "text.jpg").write_text("hello")
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(good.read_bytes()[:60])
+    (tmp_path / "empty.png").write_bytes(b"")
+    code = main(["predict", str(good), str(tmp_path / "text.jpg"), str(truncated), str(tmp_path / "empty.png"),
+                 str(tmp_path / "missing.jpg"), "--weights", str(random_weights), "--detector", "none", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0 and len(json.loads(captured.out)) == 1
+    errors = captured.err.strip().splitlines()
+    for name in ("text.jpg", "cut.png", "empty.png", "missing.jpg"):
+        assert sum(name in line for line in errors) == 1, (name, errors)
+
+
+def test_nothing_usable_is_a_failure(random_weights, tmp_path, capsys):
+    (tmp_path / "bad.jpg").write_text("x")
+    assert main(["predict", str(tmp_path / "bad.jpg"), "--weights", str(random_weights), "--detector", "none"]) == 1
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(tmp_path / "empty"), "--weights", str(random_weights)]) == 1
+    assert "holds no images" in capsys.readouterr().err
+
+
+def test_no_face_is_reported(random_weights, tmp_path, capsys):
+    pytest.importorskip("facenet_pytorch")
+    blank = tmp_path / "wall.png"
+    Image.fromarray(np.full((120, 160, 3), 200, dtype=np.uint8)).save(blank)
+    assert main(["predict", str(blank), "--weights", str(random_weights), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == [{"file": str(blank), "faces": []}]
+    assert "wall.png: no face found" in captured.err
+
+
+def test_video_is_streamed_with_outputs(random_weights, tmp_path, capsys):
+    cv2 = pytest.importorskip("cv2")
+    video = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    for i in range(12):
+        writer.write(np.full((48, 64, 3), i * 20, dtype=np.uint8))
+    writer.release()
+    out = tmp_path / "out"
+    code = main(["predict", str(video), "--weights", str(random_weights), "--detector", "none", "--out", str(out),
+                 "--every", "2", "--json"])
+    assert code == 0
+    (record,) = json.loads(capsys.readouterr().out)
+    assert record["type"] == "video" and record["frames"] == 12 and record["frames_analysed"] == 6
+    assert sum(record["summary"].values()) == pytest.approx(1.0)
+    rows = list(csv.DictReader(open(out / "clip.frames.csv")))
+    assert [int(r["frame"]) for r in rows] == [0, 2, 4, 6, 8, 10]
+    annotated = cv2.VideoCapture(str(out / "clip.annotated.mp4"))
+    assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    assert (out / "clip.probabilities.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_unreadable_video(random_weights, tmp_path, capsys):
+    fake = tmp_path / "broken.mp4"
+    fake.write_bytes(b"\x00" * 100)
+    assert main(["predict", str(fake), "--weights", str(random_weights), "--detector", "none"]) == 1
+    assert "broken.mp4: cannot open as a video" in capsys.readouterr().err
+
+
+def test_export_cli_formats(random_weights, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "gclenet", "export", "--weights", str(random_weights),
+                             "--format", "torchscript", "--out", str(tmp_path / "m.pt")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "m.pt").stat().st_size > 1_000_000

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gclenet.data.image_io import ImageLoadError
+from gclenet.inference.detection import Face, WholeImageDetector, crop_face
+from gclenet.inference.recognizer import Recognizer
+from gclenet.models import create_model
+from gclenet.training.weights import build_model_from_checkpoint
+
+
+def face_image(size=64, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, (size, size, 3), dtype=np.uint8)
+
+
+def test_recognizer_matches_the_model_it_loaded(random_weights):
+    recognizer = Recognizer(random_weights, detector="none", precision="fp32")
+    image = face_image()
+    (face,) = recognizer.predict(image)
+    assert face.box == [0.0, 0.0, 64.0, 64.0] and list(face.probs) == recognizer.classes
+    assert sum(face.probs.values()) == pytest.approx(1.0, abs=1e-5)
+    assert face.label == max(face.probs, key=face.probs.get)
+    # Same numbers as the training-form model on the same preprocessing.
+    model, info = build_model_from_checkpoint(random_weights)
+    gray = np.asarray(Image.fromarray(image).convert("L").resize((48, 48), Image.BILINEAR)) / 255.0
+    x = torch.tensor(gray, dtype=torch.float32)[None, None].expand(1, 3, 48, 48)
+    x = (x - torch.tensor(info["mean"]).view(1, 3, 1, 1)) / torch.tensor(info["std"]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = model(x).softmax(1)[0].numpy()
+    np.testing.assert_allclose(list(face.probs.values()), expected, atol=1e-5)
+
+
+def test_inputs_paths_pil_gray_and_batches(random_weights, tmp_path):
+    recognizer = Recognizer(random_weights, detector="none", precision="fp32", batch_size=2)
+    image = face_image()
+    path = tmp_path / "face.png"
+    Image.fromarray(image).save(path)
+    by_path, by_pil, by_array = recognizer.predict_batch([path, Image.open(path), image])
+    assert by_path[0].probs == pytest.approx(by_pil[0].probs, abs=1e-5)
+    assert by_array[0].probs == pytest.approx(by_pil[0].probs, abs=1e-5)
+    assert len(recognizer.predict(image[..., 0])) == 1  # grayscale array
+    flipped = Recognizer(random_weights, detector="none", precision="fp32", tta=True).predict(image)[0]
+    assert flipped.probs != pytest.approx(by_array[0].probs, abs=1e-5)
+
+
+def test_bad_inputs_name_the_problem(random_weights, tmp_path):
+    recognizer = Recognizer(random_weights, detector="none", precision="fp32")
+    text = tmp_path / "notes.jpg"
+    text.write_text("not an image")
+    with pytest.raises(ImageLoadError, match="notes.jpg"):
+        recognizer.predict(text)
+    with pytest.raises(ValueError, match="uint8"):
+        recognizer.predict(np.zeros((8, 8, 3), dtype=np.float32))
+
+
+def test_weights_of_another_variant_are_refused(random_weights, tmp_path):
+    from gclenet.inference.export import save_weights
+    from tests.conftest import weights_info
+
+    lying = save_weights(create_model("gclenet_lfa"), weights_info(model_name="gclenet"), tmp_path / "x.safetensors")
+    with pytest.raises(RuntimeError, match="missing"):
+        Recognizer(lying, detector="none")
+    with pytest.raises(FileNotFoundError, match="nothing.safetensors"):
+        Recognizer(tmp_path / "nothing.safetensors", detector="none")
+
+
+def test_small_faces_are_skipped_and_counted(random_weights):
+    class TwoFaces(WholeImageDetector):
+        name = "fake"
+
+        def detect(self, image):
+            return [Face((0, 0, 40, 40), 0.99), Face((50, 50, 58, 58), 0.95)]
+
+    recognizer = Recognizer(random_weights, detector=TwoFaces(), min_face_size=20, precision="fp32")
+    faces = recognizer.predict(face_image(64))
+    assert len(faces) == 1 and recognizer.skipped_small == 1
+
+
+def test_crop_face_margin_border_and_alignment():
+    image = np.zeros((100, 100, 3), dtype=np.uint8)
+    image[40:60, 40:60] = 255
+    crop = crop_face(image, Face((40, 40, 60, 60), 1.0), margin=0.5, align=False)
+    assert crop.shape == (40, 40, 3) and crop[10:30, 10:30].min() == 255 and crop[:5].max() == 0
+    corner = crop_face(image, Face((0, 0, 20, 20), 1.0), margin=0.5, align=False)
+    assert corner.shape == (40, 40, 3)  # padded, not shrunk
+    tilted = Face((30, 30, 70, 70), 1.0, landmarks=[(40, 40), (60, 50), (50, 55), (42, 62), (58, 62)])
+    assert crop_face(image, tilted, margin=0.0, align=True).shape == (40, 40, 3)
