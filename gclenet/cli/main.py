@@ -122,6 +122,28 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cam(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gclenet.data.image_io import ImageLoadError
+    from gclenet.inference.cam import cam_figure
+    from gclenet.inference.recognizer import Recognizer
+
+    recognizers = {"gclenet": Recognizer(args.weights, detector=args.detector, precision="fp32")}
+    if args.baseline:
+        recognizers["resnet34"] = Recognizer(args.baseline, detector=args.detector, precision="fp32")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = 0
+    for image in args.images:
+        try:
+            print(cam_figure(image, recognizers, out / f"{Path(image).stem}.cam.png"))
+            done += 1
+        except (ImageLoadError, ValueError) as err:
+            print(f"gclenet cam: {err}", file=sys.stderr)
+    return 0 if done else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gclenet", description="Facial expression recognition with GCLENet.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -159,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--meta", action="append", metavar="KEY=VALUE", help="safetensors: extra metadata")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("cam", help="Grad-CAM of gclenet (and optionally plain ResNet-34) on faces, like Fig. 13")
+    p.add_argument("images", nargs="+")
+    p.add_argument("--out", required=True, help="folder for one PNG per image")
+    p.add_argument("--weights", default="default", help="the gclenet weights (default: shipped)")
+    p.add_argument("--baseline", help="a plain ResNet-34 checkpoint to show beside it")
+    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn")
+    p.set_defaults(func=_cmd_cam)
 
     data = sub.add_parser("data", help="inspect data sets").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("summary", help="images per split and class after mapping; unreadable files")

@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from gclenet.cli.main import main
+
+pytest.importorskip("pytorch_grad_cam")
+
+
+def test_grad_cam_highlights_and_figure(random_weights, tmp_path):
+    from gclenet.inference.cam import grad_cam
+    from gclenet.inference.recognizer import Recognizer
+
+    recognizer = Recognizer(random_weights, detector="none", precision="fp32")
+    face = np.random.default_rng(0).integers(0, 255, (60, 60, 3), dtype=np.uint8)
+    heat, index = grad_cam(recognizer, face)
+    assert heat.shape == (60, 60) and 0.0 <= heat.min() and heat.max() <= 1.0 and heat.max() > 0
+    assert index == int(recognizer.classify([face])[0].argmax())
+
+    Image.fromarray(face).save(tmp_path / "face.png")
+    assert main(["cam", str(tmp_path / "face.png"), "--out", str(tmp_path / "cams"), "--weights", str(random_weights),
+                 "--baseline", str(random_weights), "--detector", "none"]) == 0
+    assert (tmp_path / "cams" / "face.cam.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "bad.png").write_text("x")
+    assert main(["cam", str(tmp_path / "bad.png"), "--out", str(tmp_path / "cams"), "--weights", str(random_weights),
+                 "--detector", "none"]) == 1
