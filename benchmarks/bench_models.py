@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from gclenet.models import create_model, list_models, reparameterize_model
-from gclenet.training.train import fast_bf16_available
+from gclenet.hardware import fast_bf16_available
 
 SETTINGS = {224: 32, 112: 64}  # input size -> batch
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from gclenet.models import create_model
-from gclenet.training.train import fast_bf16_available
+from gclenet.hardware import fast_bf16_available
 
 
 def main() -> None:

@@ -74,7 +74,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _write_evaluation(report: dict, out: "Path", checkpoint: "Path") -> None:
     import json
 
-    from gclenet.training.checkpoint_io import atomic_write_bytes
+    from gclenet.fileio import atomic_write_bytes
     from gclenet.training.plots import plot_confusion_matrix, plot_training_curves
 
     out.mkdir(parents=True, exist_ok=True)

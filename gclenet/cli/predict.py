@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from gclenet.data.image_io import ImageLoadError, load_image
 from gclenet.inference.sources import expand_inputs, is_video
-from gclenet.training.checkpoint_io import atomic_write_bytes
+from gclenet.fileio import atomic_write_bytes
 
 __all__ = ["add_predict_parser"]
 

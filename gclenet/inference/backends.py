@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from gclenet.models import reparameterize_model
-from gclenet.training.train import fast_bf16_available
+from gclenet.hardware import fast_bf16_available
 from gclenet.training.weights import build_model_from_checkpoint
 
 __all__ = ["TorchBackend", "OnnxRuntimeBackend", "create_backend", "BACKENDS"]

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from gclenet.models import reparameterize_model
-from gclenet.training.checkpoint_io import atomic_write_bytes
+from gclenet.fileio import atomic_write_bytes
 from gclenet.training.weights import build_model_from_checkpoint
 
 __all__ = ["save_weights", "export_weights", "export_onnx", "export_torchscript", "EXPORT_FORMATS"]

@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from gclenet.training.checkpoint_io import atomic_write_bytes  # noqa: E402
+from gclenet.fileio import atomic_write_bytes  # noqa: E402
 
 __all__ = ["plot_confusion_matrix", "plot_training_curves", "read_epoch_metrics"]
 

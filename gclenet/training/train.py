@@ -6,34 +6,21 @@ import logging
 from pathlib import Path
 
 import lightning as L
-import torch
 import yaml
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from gclenet.data.datamodule import FERDataModule
-from gclenet.training.checkpoint_io import atomic_write_bytes, AtomicCheckpointIO
+from gclenet.hardware import resolve_precision
+from gclenet.fileio import atomic_write_bytes
+from gclenet.training.checkpoint_io import AtomicCheckpointIO
 from gclenet.training.config import TrainConfig
 from gclenet.training.loggers import ResumableCSVLogger
 from gclenet.training.module import FERClassifier
 
-__all__ = ["train", "resolve_precision", "fast_bf16_available"]
+__all__ = ["train"]
 
 log = logging.getLogger(__name__)
-
-
-def fast_bf16_available() -> bool:
-    """bf16 autocast pays off: a CUDA GPU with bf16, or a CPU with AMX / AVX-512 BF16."""
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
-
-
-def resolve_precision(precision: str) -> str:
-    # Without bf16 hardware, emulated bf16 is several times slower than fp32 (measured: 7x on AVX2).
-    if precision == "auto":
-        return "bf16-mixed" if fast_bf16_available() else "32-true"
-    return precision
 
 
 def train(config: TrainConfig, *, resume: bool = False) -> Path:
