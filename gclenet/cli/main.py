@@ -144,6 +144,35 @@ def _cmd_cam(args: argparse.Namespace) -> int:
     return 0 if done else 1
 
 
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from gclenet.training.ablation import ablation_markdown, run_ablation
+    from gclenet.training.config import load_config
+
+    summary = run_ablation(load_config(args.config, args.overrides), args.table, seeds=args.seeds,
+                           budget_epochs=args.budget_epochs, out_dir=args.out)
+    print(ablation_markdown(summary))
+    return 0
+
+
+def _cmd_robustness(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from gclenet.fileio import atomic_write_bytes
+    from gclenet.training.robustness import evaluate_robustness, plot_robustness, robustness_markdown
+
+    report = evaluate_robustness(args.checkpoint, args.dataset, args.root, split=args.split, families=args.families,
+                                 seed=args.seed, options=_options(args.option), names=args.name,
+                                 progress=not args.json)
+    if args.out:
+        out = Path(args.out)
+        atomic_write_bytes(out / "robustness.json", lambda f: f.write(json.dumps(report, indent=2).encode()))
+        atomic_write_bytes(out / "robustness.md", lambda f: f.write(robustness_markdown(report).encode()))
+        plot_robustness(report, out / "robustness.png")
+    print(json.dumps(report, indent=2) if args.json else robustness_markdown(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gclenet", description="Facial expression recognition with GCLENet.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +218,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", help="a plain ResNet-34 checkpoint to show beside it")
     p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn")
     p.set_defaults(func=_cmd_cam)
+
+    p = sub.add_parser("ablate", help="train and evaluate every variant of Table 5, 6 or 7 (resumable)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--table", type=int, choices=[5, 6, 7], required=True)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--budget-epochs", type=int, help="epochs per run (default: the config's)")
+    p.add_argument("--out", help="where table<N>.md/.json go (default: beside the runs)")
+    p.add_argument("overrides", nargs="*", help="config overrides, as for train")
+    p.set_defaults(func=_cmd_ablate)
+
+    p = sub.add_parser("robustness", help="accuracy under occlusion, pose and quality corruptions")
+    p.add_argument("--checkpoint", action="append", required=True, help="repeat to compare models side by side")
+    p.add_argument("--name", action="append", help="display name per checkpoint")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--families", nargs="*", help="subset of: patch eyes mouth rotation hflip blur noise low_resolution")
+    p.add_argument("--seed", type=int, default=0, help="corruption seed (fixed: results comparable across runs)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE")
+    p.add_argument("--out", help="write robustness.json, robustness.md and robustness.png here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_robustness)
 
     data = sub.add_parser("data", help="inspect data sets").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("summary", help="images per split and class after mapping; unreadable files")

@@ -1,0 +1,114 @@
+"""``gclenet ablate``: every variant of one of the paper's ablation tables, same config and seeds.
+
+Runs live under ``<output_dir>/<run_name>_ablation/<variant>_seed<k>/``; a finished run
+leaves ``result.json`` and is never re-run, an interrupted one is resumed, and runs are
+shared between tables (Table 5's ``gclenet`` is Table 6 (d) and Table 7 (a)) as long as
+the config is the same (checked by hash).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gclenet.fileio import atomic_write_bytes
+from gclenet.models import ABLATION_TABLES
+from gclenet.models.complexity import measure_complexity
+from gclenet.training.config import TrainConfig
+
+__all__ = ["run_ablation", "ablation_markdown", "TABLE_TITLES"]
+
+TABLE_TITLES = {
+    5: "Table 5: the modules (baseline, +LFA, +MGC, both)",
+    6: "Table 6: inside LFA (no split 3x3 / split 3x3 / split asymmetric / split ACB)",
+    7: "Table 7: inside MGC (full / single-scale / no ACMix / no MGC)",
+}
+
+
+def _config_hash(config: TrainConfig) -> str:
+    values = config.to_dict()
+    for key in ("seed", "run_name", "output_dir"):
+        values.pop(key)
+    values["model"].pop("name")
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_epochs: int | None = None,
+                 out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Train and evaluate each (variant, seed) of ``table``; write ``table<N>.md`` and ``.json``."""
+    from gclenet.training.evaluate import evaluate_checkpoint
+    from gclenet.training.train import train
+
+    if table not in ABLATION_TABLES:
+        raise ValueError(f"table must be one of {sorted(ABLATION_TABLES)}, got {table}")
+    base = copy.deepcopy(config)
+    if budget_epochs:
+        base.trainer.max_epochs = budget_epochs
+    digest = _config_hash(base)
+    root = Path(base.output_dir) / f"{base.run_name}_ablation"
+    runs: list[dict[str, Any]] = []
+    for variant in ABLATION_TABLES[table]:
+        for seed in seeds:
+            cfg = copy.deepcopy(base)
+            cfg.model.name, cfg.seed = variant, seed
+            cfg.output_dir, cfg.run_name = str(root), f"{variant}_seed{seed}"
+            result_file = cfg.run_dir / "result.json"
+            if result_file.is_file():
+                result = json.loads(result_file.read_text())
+                if result["config_hash"] != digest:
+                    raise ValueError(f"{cfg.run_dir} was trained with another config; pick another run_name")
+                runs.append(result)
+                continue
+            resume = (cfg.run_dir / "checkpoints" / "last.ckpt").is_file()
+            best = train(cfg, resume=resume)
+            report = evaluate_checkpoint(best, cfg.data.dataset, cfg.data.root, split=cfg.data.val_split,
+                                         options=cfg.data.options, progress=False)
+            result = {"variant": variant, "seed": seed, "config_hash": digest, "checkpoint": str(best),
+                      "epochs": cfg.trainer.max_epochs, "accuracy": report["accuracy"],
+                      "mean_class_accuracy": report["mean_class_accuracy"], "macro_f1": report["macro_f1"]}
+            atomic_write_bytes(result_file, lambda f, r=result: f.write(json.dumps(r, indent=2).encode()))
+            runs.append(result)
+    summary = _summarise(runs, table, base)
+    out = Path(out_dir) if out_dir else root
+    atomic_write_bytes(out / f"table{table}.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
+    atomic_write_bytes(out / f"table{table}.md", lambda f: f.write(ablation_markdown(summary).encode()))
+    return summary
+
+
+def _summarise(runs: list[dict[str, Any]], table: int, config: TrainConfig) -> dict[str, Any]:
+    rows = []
+    for variant in ABLATION_TABLES[table]:
+        mine = [r for r in runs if r["variant"] == variant]
+        cost = measure_complexity(variant, input_size=config.data.input_size,
+                                  num_classes=len(config.data.classes or []) or 7)
+        row: dict[str, Any] = {"variant": variant, "seeds": [r["seed"] for r in mine],
+                               "params": cost.params, "params_deploy": cost.params_deploy,
+                               "macs_deploy": cost.macs_deploy}
+        for key in ("accuracy", "mean_class_accuracy", "macro_f1"):
+            values = [r[key] for r in mine]
+            row[key] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                        "runs": values}
+        rows.append(row)
+    return {"table": table, "title": TABLE_TITLES[table], "dataset": config.data.dataset,
+            "val_split": config.data.val_split, "epochs": config.trainer.max_epochs,
+            "input_size": config.data.input_size, "config": yaml.safe_dump(config.to_dict(), sort_keys=False),
+            "rows": rows}
+
+
+def ablation_markdown(summary: dict[str, Any]) -> str:
+    lines = [f"### {summary['title']}", "",
+             f"{summary['dataset']}, evaluated on `{summary['val_split']}`, {summary['epochs']} epochs, "
+             f"{summary['input_size']}x{summary['input_size']} input; mean +- std over seeds.", "",
+             "| variant | accuracy | mean class acc. | macro F1 | seeds | params (deploy) | MACs (deploy) |",
+             "|---|---|---|---|---|---|---|"]
+    for row in summary["rows"]:
+        cells = [f"{row[k]['mean']:.2%} +- {row[k]['std']:.2%}" for k in ("accuracy", "mean_class_accuracy", "macro_f1")]
+        lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {len(row['seeds'])} | "
+                     f"{row['params_deploy'] / 1e6:.3f} M | {row['macs_deploy'] / 1e6:.0f} M |")
+    return "\n".join(lines) + "\n"

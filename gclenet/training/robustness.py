@@ -1,0 +1,96 @@
+"""``gclenet robustness``: accuracy of trained models under fixed, seeded corruptions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from gclenet.data.corruptions import CORRUPTION_FAMILIES, EYES, MOUTH, Corruption, corruption_grid
+from gclenet.data.dataset import FERDataset
+from gclenet.data.registry import get_dataset_spec, read_split
+from gclenet.data.transforms import build_transform
+from gclenet.models import reparameterize_model
+from gclenet.training.weights import build_model_from_checkpoint
+
+__all__ = ["evaluate_robustness", "plot_robustness", "robustness_markdown"]
+
+
+@torch.inference_mode()
+def _accuracy(model: torch.nn.Module, images: list[torch.Tensor], labels: torch.Tensor, transform,
+              corruption: Corruption | None, seed: int, batch_size: int) -> float:
+    correct = 0
+    for start in range(0, len(images), batch_size):
+        batch = []
+        for index in range(start, min(start + batch_size, len(images))):
+            image = images[index] if corruption is None else corruption(images[index], index, seed)
+            batch.append(transform(image))
+        logits = model(torch.stack(batch).contiguous(memory_format=torch.channels_last))
+        correct += int((logits.argmax(1) == labels[start : start + len(batch)]).sum())
+    return correct / len(images)
+
+
+def evaluate_robustness(checkpoints: list[str | Path], dataset: str, root: str | Path, *, split: str = "test",
+                        families: list[str] | None = None, seed: int = 0, batch_size: int = 128,
+                        options: dict[str, Any] | None = None, names: list[str] | None = None,
+                        progress: bool = True) -> dict[str, Any]:
+    """Clean and corrupted accuracy of each checkpoint on the same corrupted images."""
+    grid = corruption_grid(families)
+    report: dict[str, Any] = {
+        "dataset": dataset, "root": str(root), "split": split, "seed": seed,
+        "regions": {"eyes": EYES, "mouth": MOUTH}, "units": {f: CORRUPTION_FAMILIES[f][0] for f in
+                                                             {c.family for c in grid}},
+        "models": {},
+    }
+    names = names or [Path(c).parent.parent.name if Path(c).suffix == ".ckpt" else Path(c).stem for c in checkpoints]
+    if len(set(names)) != len(names):
+        names = [f"{n}#{i}" for i, n in enumerate(names)]
+    for name, checkpoint in zip(names, checkpoints):
+        model, info = build_model_from_checkpoint(checkpoint)
+        model = reparameterize_model(model, inplace=True).to(memory_format=torch.channels_last)
+        samples = read_split(dataset, root, split, info["classes"], **(options or {}))
+        data = FERDataset(samples, info["classes"], grayscale=get_dataset_spec(dataset).grayscale, cache=True)
+        images = [data.load(i) for i in range(len(data))]
+        labels = torch.tensor(data.targets)
+        transform = build_transform(info["input_size"], train=False, mean=tuple(info["mean"]), std=tuple(info["std"]))
+        row = {"checkpoint": str(checkpoint), "samples": len(images),
+               "clean": _accuracy(model, images, labels, transform, None, seed, batch_size), "corrupted": {}}
+        for corruption in tqdm(grid, desc=f"robustness {name}", disable=not progress, unit="corruption"):
+            row["corrupted"][corruption.name] = _accuracy(model, images, labels, transform, corruption, seed, batch_size)
+        report["models"][name] = row
+    return report
+
+
+def robustness_markdown(report: dict[str, Any]) -> str:
+    names = list(report["models"])
+    lines = ["| corruption | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines.append("| clean | " + " | ".join(f"{report['models'][n]['clean']:.2%}" for n in names) + " |")
+    for key in report["models"][names[0]]["corrupted"]:
+        lines.append(f"| {key} | " + " | ".join(f"{report['models'][n]['corrupted'][key]:.2%}" for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_robustness(report: dict[str, Any], path: str | Path) -> Path:
+    """Accuracy versus severity, one panel per corruption family, one line per model."""
+    from gclenet.training.plots import _save, plt
+
+    families: dict[str, list[tuple[float, str]]] = {}
+    first = next(iter(report["models"].values()))
+    for key in first["corrupted"]:
+        family, severity = key.split("@")
+        families.setdefault(family, []).append((float(severity), key))
+    fig, axes = plt.subplots(1, len(families), figsize=(3.2 * len(families), 3.2), squeeze=False)
+    for ax, (family, points) in zip(axes[0], families.items()):
+        for i, (name, row) in enumerate(report["models"].items()):
+            colour = f"C{i}"
+            xs = [0.0] + [s for s, _ in points]
+            ys = [row["clean"]] + [row["corrupted"][k] for _, k in points]
+            ax.plot(xs, ys, marker="o", color=colour, label=name)
+        ax.set(title=family, xlabel=report["units"].get(family, "severity"), ylim=(0, 1))
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{report['dataset']} {report['split']}: accuracy under corruption (seed {report['seed']})")
+    return _save(fig, path)

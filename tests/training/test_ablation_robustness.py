@@ -1,0 +1,41 @@
+import json
+
+from gclenet.cli.main import main
+from tests.training.test_train_cli import make_run
+
+
+def test_ablate_table5_end_to_end_and_resumable(tmp_path, capsys):
+    config = make_run(tmp_path, max_epochs=1)
+    args = ["ablate", "--config", str(config), "--table", "5", "--seeds", "0", "--budget-epochs", "1",
+            "trainer.limit_train_batches=2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    for variant in ("resnet34", "gclenet_lfa", "gclenet_mgc", "gclenet"):
+        assert f"| {variant} |" in out
+    root = tmp_path / "runs" / "tiny_ablation"
+    summary = json.loads((root / "table5.json").read_text())
+    assert [r["variant"] for r in summary["rows"]] == ["resnet34", "gclenet_lfa", "gclenet_mgc", "gclenet"]
+    assert summary["rows"][0]["params_deploy"] == 21_288_263 - 512 * 4 - 4  # ResNet-34 with a 3-class head
+    results = sorted(root.glob("*/result.json"))
+    stamps = [p.stat().st_mtime_ns for p in results]
+    assert len(results) == 4
+    assert main(args) == 0  # everything finished: nothing is trained again
+    assert [p.stat().st_mtime_ns for p in results] == stamps
+    assert (root / "table5.md").read_text().startswith("### Table 5")
+
+
+def test_robustness_end_to_end(tmp_path, capsys):
+    config = make_run(tmp_path, max_epochs=1)
+    assert main(["train", "--config", str(config)]) == 0
+    ckpt = tmp_path / "runs" / "tiny" / "checkpoints" / "last.ckpt"
+    out = tmp_path / "robust"
+    code = main(["robustness", "--checkpoint", str(ckpt), "--checkpoint", str(ckpt), "--name", "a", "--name", "b",
+                 "--dataset", "folder", "--root", str(tmp_path / "data"), "--families", "eyes", "rotation",
+                 "--out", str(out), "--json"])
+    assert code == 0
+    report = json.loads((out / "robustness.json").read_text())
+    assert list(report["models"]) == ["a", "b"]
+    a, b = report["models"]["a"], report["models"]["b"]
+    assert a == {**b, "checkpoint": a["checkpoint"]}  # same model, same corrupted images: same numbers
+    assert set(a["corrupted"]) == {"eyes@1", "rotation@15", "rotation@30", "rotation@45"}
+    assert (out / "robustness.png").read_bytes()[:4] == b"\x89PNG"
