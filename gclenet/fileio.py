@@ -20,5 +20,7 @@ def atomic_write_bytes(path: str | Path, write: Any) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
+            stale.unlink(missing_ok=True)
     finally:
         tmp.unlink(missing_ok=True)

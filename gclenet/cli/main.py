@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, FileExistsError, ValueError, KeyError, RuntimeError, TypeError) as err:
+    except (FileNotFoundError, FileExistsError, ValueError, KeyError, RuntimeError, TypeError,
+            FloatingPointError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"gclenet {args.command}: error: {message}", file=sys.stderr)
         return 2

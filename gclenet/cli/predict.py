@@ -41,8 +41,13 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_predict)
 
 
+def shown(text: str) -> str:
+    """Text safe to print: undecodable bytes of file names (kept by Python as surrogates) become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def _warn(message: str) -> None:
-    print(f"gclenet predict: {message}", file=sys.stderr)
+    print(f"gclenet predict: {shown(message)}", file=sys.stderr)
 
 
 def _unique(out: Path, name: str, used: set[Path]) -> Path:
@@ -125,7 +130,7 @@ def run_predict(args: argparse.Namespace) -> int:
     elif not videos:
         for record in records:
             labels = ", ".join(f"{f['label']} ({f['probs'][f['label']]:.0%})" for f in record["faces"]) or "no face"
-            print(f"{record['file']}: {labels}")
+            print(shown(f"{record['file']}: {labels}"))
     return 0 if records else 1
 
 

@@ -44,7 +44,10 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
     atomic_write_bytes(run_dir / "config.yaml", lambda f: f.write(resolved.encode()))
 
     trainer_cfg = config.trainer
-    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max", save_last=True)
+    # Two callbacks: Lightning's save_last only refreshes last.ckpt when the best improves.
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max",
+                           enable_version_counter=False)
+    latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", enable_version_counter=False)
     trainer = L.Trainer(
         default_root_dir=run_dir,
         max_epochs=trainer_cfg.max_epochs,
@@ -58,7 +61,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
         log_every_n_steps=trainer_cfg.log_every_n_steps,
         deterministic=trainer_cfg.deterministic,
         enable_progress_bar=trainer_cfg.progress_bar,
-        callbacks=[best, LearningRateMonitor(logging_interval="epoch")],
+        callbacks=[best, latest, LearningRateMonitor(logging_interval="epoch")],
         logger=[
             ResumableCSVLogger(run_dir, name="logs", version="", flush_logs_every_n_steps=1),
             TensorBoardLogger(run_dir, name="tensorboard", version=""),
