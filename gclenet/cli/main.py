@@ -173,6 +173,35 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    import json
+
+    from gclenet.data.check import check_dataset
+
+    report = check_dataset(args.dataset, args.root, train_split=args.train_split, test_split=args.test_split,
+                           options=_options(args.option), progress=not args.json)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for split, counts in report["counts"].items():
+            print(f"{split}: {sum(counts.values())} images, " + ", ".join(f"{c} {n}" for c, n in counts.items()))
+        print(f"imbalance (largest/smallest training class): {report['imbalance_ratio']:.1f}"
+              if report["imbalance_ratio"] else "imbalance: n/a")
+        for line in report["unreadable"]:
+            print(f"unreadable: {line}")
+        print(f"{len(report['duplicates_across_splits'])} image(s) in both splits; "
+              f"{report['duplicates_within_split']} duplicate group(s) within a split; "
+              f"{len(report['subjects_in_both_splits'])} subject(s) in both splits")
+        for files in report["duplicates_across_splits"][:20]:
+            print("  same image: " + "  ==  ".join(files))
+        if report["subjects_in_both_splits"]:
+            print("  subjects on both sides: " + ", ".join(report["subjects_in_both_splits"][:20]))
+    if report["leak"]:
+        print("gclenet data check: train and test leak into each other (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gclenet", description="Facial expression recognition with GCLENet.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -250,6 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-check", action="store_true", help="count files without decoding them")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_data_summary)
+
+    p = data.add_parser("check", help="unreadable files, train/test duplicates (exit 1 on a leak), imbalance")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--root", required=True)
+    p.add_argument("--train-split", default="train")
+    p.add_argument("--test-split", default="test")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_data_check)
     return parser
 
 
