@@ -59,3 +59,26 @@ def test_kill_during_checkpoint_write_leaves_a_loadable_checkpoint(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert torch.load(last, weights_only=True)["global_step"] == 2 * 6
     assert not list(ckpt_dir.glob(".*.tmp"))  # the killed writer's temporary file is cleaned up
+
+
+def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
+    """Same seed, same data order (drawn from (seed, epoch)), RNG states in the checkpoint:
+    a run killed after epoch 0 and resumed ends with the weights of one never interrupted."""
+    straight = make_run(tmp_path / "a", max_epochs=2)
+    assert main(["train", "--config", str(straight)]) == 0
+    interrupted = make_run(tmp_path / "b", max_epochs=2)
+    last = tmp_path / "b" / "runs" / "tiny" / "checkpoints" / "last.ckpt"
+    proc = subprocess.Popen([sys.executable, "-m", "gclenet", "train", "--config", str(interrupted)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while not last.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    if torch.load(last, weights_only=True)["global_step"] < 12:  # killed before the end: resume
+        assert main(["train", "--config", str(interrupted), "--resume"]) == 0
+    a = torch.load(tmp_path / "a" / "runs" / "tiny" / "checkpoints" / "last.ckpt", weights_only=True)
+    b = torch.load(last, weights_only=True)
+    assert a["global_step"] == b["global_step"] == 12
+    for key, value in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=1e-6, msg=key)
