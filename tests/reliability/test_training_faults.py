@@ -82,3 +82,14 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     assert a["global_step"] == b["global_step"] == 12
     for key, value in a["state_dict"].items():
         torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=1e-6, msg=key)
+
+
+def test_corrupt_training_images_are_named_and_skipped(tmp_path, capsys):
+    config = make_run(tmp_path, max_epochs=1)
+    (tmp_path / "data" / "train" / "happy" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    (tmp_path / "data" / "train" / "happy" / "empty.png").write_bytes(b"")
+    result = subprocess.run([sys.executable, "-m", "gclenet", "train", "--config", str(config)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    skipped = [line for line in result.stderr.splitlines() if "skipped unreadable image" in line]
+    assert len(skipped) == 2 and any("broken.jpg" in s for s in skipped) and any("empty.png" in s for s in skipped)
