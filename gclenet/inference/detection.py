@@ -55,7 +55,7 @@ class WholeImageDetector(FaceDetector):
 class MTCNNDetector(FaceDetector):
     name = "mtcnn"
 
-    def __init__(self, device: str = "cpu", min_face_size: int = 20, threshold: float = 0.9) -> None:
+    def __init__(self, device: str = "cpu", min_face_size: int = 40, threshold: float = 0.9) -> None:
         from facenet_pytorch import MTCNN
 
         self.threshold = threshold
@@ -85,7 +85,7 @@ class MTCNNDetector(FaceDetector):
 class HaarDetector(FaceDetector):
     name = "haar"
 
-    def __init__(self, min_face_size: int = 20) -> None:
+    def __init__(self, min_face_size: int = 40) -> None:
         try:
             import cv2
         except ImportError:
@@ -105,7 +105,7 @@ class HaarDetector(FaceDetector):
         return sorted(faces, key=lambda f: -f.size)
 
 
-def create_detector(name: str, *, device: str = "cpu", min_face_size: int = 20) -> FaceDetector:
+def create_detector(name: str, *, device: str = "cpu", min_face_size: int = 40) -> FaceDetector:
     """A detector by name: ``mtcnn``, ``haar`` or ``none``."""
     if name == "mtcnn":
         return MTCNNDetector(device=device, min_face_size=min_face_size)

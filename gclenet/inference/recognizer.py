@@ -79,7 +79,8 @@ class Recognizer:
             or a :class:`~gclenet.inference.detection.FaceDetector`.
         backend: ``"torch"`` or ``"onnxruntime"`` (needs ``gclenet export`` output next to
             the weights or ``onnx_path``).
-        min_face_size: faces smaller than this (pixels) are skipped and reported.
+        min_face_size: faces smaller than this (pixels) are skipped and reported; the
+            model is trained on 48 px faces, and MTCNN is ~2x faster at 40 than at 20.
         margin: crop margin around the detected box, as a fraction of its side.
         align: level the eyes before cropping when the detector gives landmarks.
         tta: also classify the mirrored face and average.
@@ -95,7 +96,7 @@ class Recognizer:
         detector: str | FaceDetector = "mtcnn",
         backend: str = "torch",
         onnx_path: str | Path | None = None,
-        min_face_size: int = 20,
+        min_face_size: int = 40,
         margin: float = 0.2,
         align: bool = True,
         tta: bool = False,
