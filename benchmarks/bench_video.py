@@ -54,14 +54,28 @@ def measure(video: Path, weights: str, every: int, out: Path) -> dict:
             "fps": record["frames"] / wall, "peak_rss_mb": peak_mb, "summary": record["summary"]}
 
 
+def _random_weights(path: Path) -> Path:
+    from gclenet.data.classes import BASIC_CLASSES
+    from gclenet.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+    from gclenet.inference.export import save_weights
+    from gclenet.models import create_model
+
+    info = {"classes": list(BASIC_CLASSES), "input_size": 48, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
+            "model_name": "gclenet", "model_overrides": {}, "grayscale": True}
+    return save_weights(create_model("gclenet"), info, path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", default="default")
+    parser.add_argument("--weights", default="default",
+                        help="weights file, 'default' (shipped) or 'random' (an untrained gclenet: same speed)")
     parser.add_argument("--minutes", type=float, nargs="*", default=[1.0])
     parser.add_argument("--fps", type=int, default=30)
     parser.add_argument("--every", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        if args.weights == "random":
+            args.weights = str(_random_weights(Path(tmp) / "random.safetensors"))
         for minutes in sorted(args.minutes):  # ascending, so each child's peak is its own
             video = make_video(Path(tmp) / f"clip_{minutes}min.mp4", minutes * 60, args.fps)
             row = measure(video, args.weights, args.every, Path(tmp) / f"out_{minutes}")
