@@ -140,7 +140,7 @@ class Recognizer:
             out.append(probs)
         return np.concatenate(out)
 
-    def _faces(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
+    def _keep_large(self, faces: list[Face]) -> list[Face]:
         if self.detector.name == "none":
             return faces
         kept = [f for f in faces if f.size >= self.min_face_size]
@@ -151,7 +151,7 @@ class Recognizer:
         """One list of :class:`FacePrediction` per image; all faces classified in batches."""
         self.skipped_small = 0
         arrays = [to_rgb_array(im) for im in images]
-        detected = [self._faces(a, faces) for a, faces in zip(arrays, self.detector.detect_batch(arrays))]
+        detected = [self._keep_large(faces) for faces in self.detector.detect_batch(arrays)]
         crops = [crop_face(a, f, margin=self.margin if self.detector.name != "none" else 0.0, align=self.align)
                  for a, faces in zip(arrays, detected) for f in faces]
         probs = iter(self.classify(crops))

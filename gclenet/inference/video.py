@@ -59,27 +59,28 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
     counts: Counter[str] = Counter()
     analysed = broken = index = 0
     last_faces: list[FacePrediction] = []
-    pending: list[tuple[int, np.ndarray]] = []
+    # Frames wait here in order until the batch of frames to analyse is full; frames
+    # between analysed ones are drawn with the latest faces. At most batch_size * every.
+    pending: list[tuple[int, np.ndarray, bool]] = []
 
     def flush() -> None:
         nonlocal analysed, last_faces
-        results = recognizer.predict_batch([frame for _, frame in pending])
-        for (frame_index, frame), faces in zip(pending, results):
-            analysed += 1
-            top = faces[0] if faces else None
-            counts[top.label if top else "no face"] += 1
-            if rows is not None:
-                rows.writerow([frame_index, f"{frame_index / fps:.3f}", len(faces), top.label if top else "",
-                               *((f"{top.probs[c]:.5f}" for c in classes) if top else [""] * len(classes))])
-            last_faces = faces
+        chosen = [frame for _, frame, analyse in pending if analyse]
+        results = iter(recognizer.predict_batch(chosen) if chosen else [])
+        for frame_index, frame, analyse in pending:
+            if analyse:
+                faces = last_faces = next(results)
+                analysed += 1
+                top = faces[0] if faces else None
+                counts[top.label if top else "no face"] += 1
+                if rows is not None:
+                    rows.writerow([frame_index, f"{frame_index / fps:.3f}", len(faces), top.label if top else "",
+                                   *((f"{top.probs[c]:.5f}" for c in classes) if top else [""] * len(classes))])
             if writer is not None:
-                _write_frame(frame, faces)
+                writer.write(cv2.cvtColor(annotate(frame, last_faces, bars=True), cv2.COLOR_RGB2BGR))
         pending.clear()
 
-    def _write_frame(frame: np.ndarray, faces: list[FacePrediction]) -> None:
-        from gclenet.inference.annotate import annotate
-
-        writer.write(cv2.cvtColor(annotate(frame, faces, bars=True), cv2.COLOR_RGB2BGR))
+    from gclenet.inference.annotate import annotate
 
     bar = tqdm(total=total, desc=path.name, unit="frame", disable=not progress, file=sys.stderr)
     try:
@@ -96,17 +97,14 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
                 tmp_video = out / f".{path.stem}.annotated.mp4.tmp.mp4"
                 height, width = frame.shape[:2]
                 writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-            if index % every == 0:
-                pending.append((index, frame))
-                if len(pending) >= batch_size:
-                    flush()
-            elif writer is not None:
-                flush() if pending else None
-                _write_frame(frame, last_faces)
+            analyse = index % every == 0
+            if analyse or writer is not None:  # unanalysed frames are kept only to be drawn
+                pending.append((index, frame, analyse))
+            if sum(a for _, _, a in pending) >= batch_size:
+                flush()
             index += 1
             bar.update(1)
-        if pending:
-            flush()
+        flush()
     finally:
         bar.close()
         capture.release()
