@@ -202,6 +202,20 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise RuntimeError("the web demo needs Gradio: pip install gradio") from None
+    from gclenet.inference.recognizer import Recognizer
+    from gclenet.inference.web import build_app, example_images
+
+    app = build_app(Recognizer(args.weights, detector=args.detector), examples=example_images())
+    app.queue(default_concurrency_limit=1).launch(server_name=args.host, server_port=args.port,
+                                                  max_file_size=args.max_file_size, show_error=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gclenet", description="Facial expression recognition with GCLENet.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -269,6 +283,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write robustness.json, robustness.md and robustness.png here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_robustness)
+
+    p = sub.add_parser("serve", help="web demo (Gradio) with an HTTP API; localhost only unless --host says so")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--weights", default="default")
+    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn")
+    p.add_argument("--max-file-size", default="5mb", help="upload cap, e.g. 5mb")
+    p.set_defaults(func=_cmd_serve)
 
     data = sub.add_parser("data", help="inspect data sets").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("summary", help="images per split and class after mapping; unreadable files")

@@ -1,0 +1,85 @@
+"""``gclenet serve``: a Gradio page (upload or webcam) and its HTTP API, on localhost by default."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gclenet.data.image_io import ImageLoadError, load_image
+from gclenet.inference.annotate import annotate
+from gclenet.inference.recognizer import Recognizer
+
+__all__ = ["build_app", "analyse_upload", "example_images"]
+
+
+def example_images() -> list[str]:
+    """Example photos from scikit-image (shipped with the package), written to a temp folder."""
+    try:
+        from PIL import Image
+        from skimage import data
+    except ImportError:
+        return []
+    folder = Path(tempfile.mkdtemp(prefix="gclenet-examples-"))
+    path = folder / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    return [str(path)]
+
+
+def analyse_upload(recognizer: Recognizer, path: str | None) -> tuple[np.ndarray, dict[str, float], dict[str, Any], str]:
+    """``(annotated image, probabilities of the largest face, all faces, status line)``.
+
+    Raises:
+        ValueError: nothing uploaded, or the file is not a readable image (one line).
+    """
+    if not path:
+        raise ValueError("Upload a photo (or take one with the webcam) first.")
+    try:
+        image = np.asarray(load_image(path, "RGB"))
+    except ImageLoadError as err:
+        raise ValueError(f"That file is not a readable image ({err.reason}).") from None
+    faces = recognizer.predict(image)
+    annotated = annotate(image, faces)
+    if not faces:
+        return annotated, {}, {"faces": []}, "No face found: try a larger, frontal, well-lit face."
+    summary = ", ".join(f"{f.label} ({f.confidence:.0%})" for f in faces)
+    return annotated, dict(faces[0].probs), {"faces": [f.to_dict() for f in faces]}, f"{len(faces)} face(s): {summary}"
+
+
+def build_app(recognizer: Recognizer, *, examples: list[str] | None = None):
+    import gradio as gr
+from gradio.events import Dependency
+
+    class UploadImage(gr.Image):
+        """Gradio decodes uploads itself; turn its failures into a readable message."""
+
+        def preprocess(self, payload):  # noqa: ANN001, ANN202 - Gradio's signature
+            try:
+                return super().preprocess(payload)
+            except Exception:
+                name = getattr(payload, "orig_name", None) or "the upload"
+                raise gr.Error(f"{name} is not a readable image; upload a JPEG or PNG photo.") from None
+
+    def run(path: str | None):
+        try:
+            return analyse_upload(recognizer, path)
+        except ValueError as err:
+            raise gr.Error(str(err)) from None
+
+    with gr.Blocks(title="gclenet: facial expression recognition") as app:
+        gr.Markdown("## gclenet: facial expression recognition\nUpload a photo or use the webcam; every face "
+                    "found is boxed and labelled (GCLENet, " + ", ".join(recognizer.classes) + ").")
+        with gr.Row():
+            upload = UploadImage(sources=["upload", "webcam"], type="filepath", label="photo")
+            shown = gr.Image(type="numpy", label="faces", elem_id="annotated")
+        button = gr.Button("Recognise", variant="primary", elem_id="recognise")
+        status = gr.Markdown(elem_id="status")
+        with gr.Row():
+            chart = gr.Label(num_top_classes=len(recognizer.classes), label="largest face", elem_id="probabilities")
+            details = gr.JSON(label="all faces (JSON)")
+        button.click(run, upload, [shown, chart, details, status], api_name="predict")
+        if examples:
+            gr.Examples(examples, upload)
+    return app

@@ -1,0 +1,54 @@
+"""The web demo's HTTP API (Gradio), driven by gradio_client against a loopback server."""
+
+import socket
+
+import numpy as np
+import pytest
+from PIL import Image
+
+gr = pytest.importorskip("gradio")
+client_module = pytest.importorskip("gradio_client")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(random_weights, tmp_path_factory):
+    from gclenet.inference.recognizer import Recognizer
+    from gclenet.inference.web import build_app
+
+    app = build_app(Recognizer(random_weights, detector="none", precision="fp32"))
+    app.queue(default_concurrency_limit=1)
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, max_file_size="200kb")
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def test_api_good_corrupt_oversized_then_good_again(server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False)
+    face = tmp_path / "face.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(face)
+    annotated, probs, details, status = client.predict(handle_file(str(face)), api_name="/predict")
+    assert details["faces"] and status.startswith("1 face(s)")
+    assert probs["label"] == details["faces"][0]["label"]
+
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(Exception, match="not a readable image"):
+        client.predict(handle_file(str(corrupt)), api_name="/predict")
+
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (600, 600, 3), dtype=np.uint8)).save(big)
+    assert big.stat().st_size > 200_000
+    with pytest.raises(Exception):
+        client.predict(handle_file(str(big)), api_name="/predict")
+
+    again = client.predict(handle_file(str(face)), api_name="/predict")
+    assert again[2]["faces"]  # still serving
