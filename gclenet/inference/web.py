@@ -48,18 +48,25 @@ def analyse_upload(recognizer: Recognizer, path: str | None) -> tuple[np.ndarray
     return annotated, dict(faces[0].probs), {"faces": [f.to_dict() for f in faces]}, f"{len(faces)} face(s): {summary}"
 
 
+def _readable_errors(preprocess, error_type):  # noqa: ANN001, ANN202 - Gradio's callables
+    """Gradio decodes uploads itself before our code runs; turn its failures into one readable line.
+
+    (Patched on the instance: a subclass would be a custom component the page cannot draw.)
+    """
+
+    def wrapped(payload):  # noqa: ANN001, ANN202
+        try:
+            return preprocess(payload)
+        except Exception:
+            name = getattr(payload, "orig_name", None) or "the upload"
+            raise error_type(f"{name} is not a readable image; upload a JPEG or PNG photo.") from None
+
+    return wrapped
+
+
 def build_app(recognizer: Recognizer, *, examples: list[str] | None = None):
     import gradio as gr
 
-    class UploadImage(gr.Image):
-        """Gradio decodes uploads itself; turn its failures into a readable message."""
-
-        def preprocess(self, payload):  # noqa: ANN001, ANN202 - Gradio's signature
-            try:
-                return super().preprocess(payload)
-            except Exception:
-                name = getattr(payload, "orig_name", None) or "the upload"
-                raise gr.Error(f"{name} is not a readable image; upload a JPEG or PNG photo.") from None
 
     def run(path: str | None):
         try:
@@ -71,7 +78,8 @@ def build_app(recognizer: Recognizer, *, examples: list[str] | None = None):
         gr.Markdown("## gclenet: facial expression recognition\nUpload a photo or use the webcam; every face "
                     "found is boxed and labelled (GCLENet, " + ", ".join(recognizer.classes) + ").")
         with gr.Row():
-            upload = UploadImage(sources=["upload", "webcam"], type="filepath", label="photo")
+            upload = gr.Image(sources=["upload", "webcam"], type="filepath", label="photo")
+            upload.preprocess = _readable_errors(upload.preprocess, gr.Error)
             shown = gr.Image(type="numpy", label="faces", elem_id="annotated")
         button = gr.Button("Recognise", variant="primary", elem_id="recognise")
         status = gr.Markdown(elem_id="status")
