@@ -25,6 +25,11 @@ def _cmd_complexity(args: argparse.Namespace) -> int:
     from gclenet.models.complexity import MAIN_VARIANTS, PAPER, measure_complexity
 
     rows = [measure_complexity(n, input_size=args.input_size, num_classes=args.num_classes) for n in MAIN_VARIANTS]
+    if args.plot:
+        from gclenet.training.plots import plot_complexity
+
+        plot_complexity([r.to_dict() for r in rows], PAPER, args.plot, input_size=args.input_size)
+        print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
         print(json.dumps({"input_size": args.input_size, "num_classes": args.num_classes,
                           "variants": [r.to_dict() for r in rows]}, indent=2))
@@ -54,13 +59,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     report = evaluate_checkpoint(args.checkpoint, args.dataset, args.root, split=args.split, tta=args.tta,
                                  batch_size=args.batch_size, options=_options(args.option),
-                                 progress=not args.json)
+                                 progress=not args.json, precision=args.precision)
     if args.out:
         _write_evaluation(report, Path(args.out), Path(args.checkpoint))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"{report['dataset']} {report['split']} ({report['samples']} images, tta {report['tta']}): "
+        print(f"{report['dataset']} {report['split']} ({report['samples']} images, tta {report['tta']}, "
+              f"{report['precision']}): "
               f"accuracy {report['accuracy']:.4f}, mean class accuracy {report['mean_class_accuracy']:.4f}, "
               f"macro F1 {report['macro_f1']:.4f}")
         for name, row in report["per_class"].items():
@@ -68,6 +74,25 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                   f"f1 {row['f1']:.3f}  n={row['support']}")
         if args.out:
             print(f"wrote {args.out}/report.json and PNGs")
+    return 0
+
+
+def _cmd_curves(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gclenet.training.plots import plot_run_comparison
+
+    names = args.names or [Path(run).name for run in args.runs]
+    if len(names) != len(args.runs):
+        raise ValueError(f"--names gives {len(names)} names for {len(args.runs)} runs")
+    runs = {}
+    for name, run in zip(names, args.runs):
+        csv = Path(run) / "logs" / "metrics.csv" if Path(run).is_dir() else Path(run)
+        if not csv.is_file():
+            raise FileNotFoundError(f"{run}: no metrics.csv; give a run folder (with logs/metrics.csv) or the CSV")
+        runs[name] = csv
+    plot_run_comparison(runs, args.out, title=args.title)
+    print(f"wrote {args.out}")
     return 0
 
 
@@ -229,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, default=224)
     p.add_argument("--num-classes", type=int, default=7)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--plot", metavar="PNG", help="also draw parameters and MACs as bar charts (paper Fig. 14-15)")
     p.set_defaults(func=_cmd_complexity)
 
     p = sub.add_parser("evaluate", help="metrics, confusion matrix and curves of a trained model on a data set")
@@ -237,11 +263,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", required=True)
     p.add_argument("--split", default="test")
     p.add_argument("--tta", choices=["none", "flip"], default="none", help="test-time augmentation")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: autocast, to measure its cost")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option, e.g. fold=0 (CK+)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.add_argument("--out", help="write report.json, confusion matrices and training curves (PNG) here")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("curves", help="validation accuracy and training loss of several runs on shared axes")
+    p.add_argument("runs", nargs="+", help="run folders (or their logs/metrics.csv)")
+    p.add_argument("--names", nargs="*", help="legend names (default: the run folders' names)")
+    p.add_argument("--title", default="")
+    p.add_argument("--out", required=True, help="PNG file")
+    p.set_defaults(func=_cmd_curves)
 
     from gclenet.cli.predict import add_predict_parser
 

@@ -28,20 +28,25 @@ __all__ = ["predict_dataset", "classification_report", "evaluate_checkpoint"]
 
 @torch.inference_mode()
 def predict_dataset(model: nn.Module, dataset: FERDataset, *, batch_size: int = 128, tta: str | None = None,
-                    progress: bool = True) -> tuple[Tensor, Tensor]:
+                    progress: bool = True, precision: str = "fp32") -> tuple[Tensor, Tensor]:
     """Class probabilities ``(N, classes)`` and labels ``(N,)`` of every sample.
 
-    ``tta="flip"`` averages the probabilities of each image and its mirror image.
+    ``tta="flip"`` averages the probabilities of each image and its mirror image;
+    ``precision="bf16"`` runs the model under bf16 autocast (to measure what it costs).
     """
     if tta not in (None, "none", "flip"):
         raise ValueError(f"tta must be 'flip' or None, got {tta!r}")
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    device_type = next(model.parameters()).device.type
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     probs, labels = [], []
     for images, target in tqdm(loader, desc="evaluate", disable=not progress, unit="batch"):
         images = images.contiguous(memory_format=torch.channels_last)
-        p = model(images).softmax(dim=1)
-        if tta == "flip":
-            p = (p + model(images.flip(3)).softmax(dim=1)) / 2
+        with torch.autocast(device_type, torch.bfloat16, enabled=precision == "bf16"):
+            p = model(images).float().softmax(dim=1)
+            if tta == "flip":
+                p = (p + model(images.flip(3)).float().softmax(dim=1)) / 2
         probs.append(p.float())
         labels.append(target)
     return torch.cat(probs), torch.cat(labels)
@@ -77,7 +82,7 @@ def classification_report(probs: Tensor, labels: Tensor, classes: list[str]) -> 
 
 def evaluate_checkpoint(
     checkpoint: str | Path, dataset: str, root: str | Path, *, split: str = "test", tta: str | None = None,
-    batch_size: int = 128, options: dict[str, Any] | None = None, progress: bool = True,
+    batch_size: int = 128, options: dict[str, Any] | None = None, progress: bool = True, precision: str = "fp32",
 ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` (a run's .ckpt or exported weights) on ``dataset``'s ``split``."""
     model, info = build_model_from_checkpoint(checkpoint)
@@ -86,8 +91,9 @@ def evaluate_checkpoint(
     samples = read_split(dataset, root, split, classes, **(options or {}))
     transform = build_transform(info["input_size"], train=False, mean=tuple(info["mean"]), std=tuple(info["std"]))
     data = FERDataset(samples, classes, transform, grayscale=get_dataset_spec(dataset).grayscale, cache=True)
-    probs, labels = predict_dataset(model, data, batch_size=batch_size, tta=tta, progress=progress)
+    probs, labels = predict_dataset(model, data, batch_size=batch_size, tta=tta, progress=progress,
+                                    precision=precision)
     report = classification_report(probs, labels, classes)
     report.update(checkpoint=str(checkpoint), dataset=dataset, root=str(root), split=split, tta=tta or "none",
-                  skipped=data.skipped)
+                  precision=precision, skipped=data.skipped)
     return report

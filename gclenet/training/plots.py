@@ -1,4 +1,5 @@
-"""Pictures of results: confusion matrices (paper Fig. 12) and training curves (Fig. 11)."""
+"""Pictures of results: training curves (paper Fig. 11), confusion matrices (Fig. 12),
+parameters and MACs per variant (Fig. 14-15)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from gclenet.fileio import atomic_write_bytes  # noqa: E402
 
-__all__ = ["plot_confusion_matrix", "plot_training_curves", "read_epoch_metrics"]
+__all__ = ["plot_complexity", "plot_confusion_matrix", "plot_run_comparison", "plot_training_curves",
+           "read_epoch_metrics"]
 
 
 def _save(fig: plt.Figure, path: str | Path) -> Path:
@@ -79,4 +81,64 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path, *, title: st
         ax.legend()
     if title:
         fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_run_comparison(runs: dict[str, str | Path], path: str | Path, *, title: str = "") -> Path:
+    """Validation accuracy and training loss per epoch of several runs on shared axes."""
+    fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, metrics_csv in runs.items():
+        epochs = read_epoch_metrics(metrics_csv)
+        if not epochs:
+            raise ValueError(f"{metrics_csv}: no per-epoch metrics yet")
+        for ax, key in ((acc_ax, "val_acc"), (loss_ax, "train_loss_epoch")):
+            xs = [e + 1 for e, m in epochs.items() if key in m]
+            line, = ax.plot(xs, [epochs[x - 1][key] for x in xs], marker=".", label=name)
+            if key == "val_acc" and xs:
+                best = max(xs, key=lambda x: epochs[x - 1][key])
+                ax.annotate(f"{epochs[best - 1][key]:.1%}", (best, epochs[best - 1][key]), color=line.get_color(),
+                            textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="training loss")
+    for ax in (acc_ax, loss_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_complexity(rows: list[dict], paper: dict[str, dict], path: str | Path, *, input_size: int = 224) -> Path:
+    """Bars of parameters (Fig. 14) and MACs (Fig. 15) per variant, ours beside the paper's.
+
+    ``rows`` are :meth:`VariantComplexity.to_dict` records; ``paper`` maps a variant to
+    ``params_m`` / ``flops_m`` (None where the paper gives no number).
+    """
+    names = [r["name"] for r in rows]
+    xs = range(len(names))
+    fig, (params_ax, macs_ax) = plt.subplots(1, 2, figsize=(12, 4.2))
+    series = (
+        (params_ax, [r["params"] / 1e6 for r in rows], [r["params_deploy"] / 1e6 for r in rows], "params_m",
+         "parameters (M)", ("ours, training", "ours, deploy (fused)")),
+        (macs_ax, None, [r["macs_deploy"] / 1e6 for r in rows], "flops_m",
+         f"MACs at {input_size}x{input_size} (M)", (None, "ours, deploy (fused)")),
+    )
+    for ax, train_values, deploy_values, key, label, legends in series:
+        columns = [(v, legends[0], "tab:gray") for v in [train_values] if v] + [(deploy_values, legends[1], "tab:blue")]
+        paper_values = [paper.get(n, {}).get(key) for n in names] if input_size == 224 else []
+        if any(v is not None for v in paper_values):
+            columns.append(([v or 0.0 for v in paper_values], "paper (thop)", "tab:orange"))
+        width = 0.8 / len(columns)
+        for i, (values, legend, color) in enumerate(columns):
+            offsets = [x + (i - (len(columns) - 1) / 2) * width for x in xs]
+            bars = ax.bar(offsets, values, width, label=legend, color=color)
+            ax.bar_label(bars, labels=[f"{v:.2f}" if v < 100 else f"{v:.0f}" if v else "n/a" for v in values],
+                         fontsize=7, rotation=90, padding=2)
+        low = min(min(v for v in values if v) for values, _, _ in columns)
+        high = max(max(values) for values, _, _ in columns)
+        ax.set_ylim(low * 0.97, high * 1.03)  # the differences are a few per cent: do not start at zero
+        ax.set_xticks(list(xs), names, rotation=15)
+        ax.set(ylabel=label, title=label + " (axis does not start at 0)")
+        ax.legend(fontsize=8, loc="upper left")
     return _save(fig, path)
