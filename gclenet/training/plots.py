@@ -61,6 +61,19 @@ def read_epoch_metrics(metrics_csv: str | Path) -> dict[int, dict[str, float]]:
     return dict(sorted(epochs.items()))
 
 
+def _save_epoch_axes(fig: plt.Figure, acc_ax: plt.Axes, loss_ax: plt.Axes, path: str | Path, title: str,
+                     subtitles: tuple[str, str]) -> Path:
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title=subtitles[0])
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title=subtitles[1])
+    for ax in (acc_ax, loss_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
 def plot_training_curves(metrics_csv: str | Path, path: str | Path, *, title: str = "") -> Path:
     """Accuracy (solid) and loss (dashed), train and validation, per epoch: the paper's Fig. 11."""
     epochs = read_epoch_metrics(metrics_csv)
@@ -73,15 +86,7 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path, *, title: st
     for key, label, color in (("train_loss_epoch", "train", "tab:green"), ("val_loss", "validation", "tab:olive")):
         xs = [e + 1 for e, m in epochs.items() if key in m]
         loss_ax.plot(xs, [epochs[x - 1][key] for x in xs], color=color, label=label, linestyle="--", marker=".")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    for ax in (acc_ax, loss_ax):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    return _save(fig, path)
+    return _save_epoch_axes(fig, acc_ax, loss_ax, path, title, ("accuracy", "loss"))
 
 
 def plot_run_comparison(runs: dict[str, str | Path], path: str | Path, *, title: str = "") -> Path:
@@ -98,15 +103,7 @@ def plot_run_comparison(runs: dict[str, str | Path], path: str | Path, *, title:
                 best = max(xs, key=lambda x: epochs[x - 1][key])
                 ax.annotate(f"{epochs[best - 1][key]:.1%}", (best, epochs[best - 1][key]), color=line.get_color(),
                             textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="training loss")
-    for ax in (acc_ax, loss_ax):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    return _save(fig, path)
+    return _save_epoch_axes(fig, acc_ax, loss_ax, path, title, ("validation accuracy", "training loss"))
 
 
 def plot_complexity(rows: list[dict], paper: dict[str, dict], path: str | Path, *, input_size: int = 224) -> Path:
