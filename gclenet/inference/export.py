@@ -53,12 +53,12 @@ def export_onnx(weights: str | Path, out: str | Path, *, opset: int = 18) -> Pat
 
     model, info = _deploy_model(weights)
     size = info["input_size"]
-    example = torch.zeros(1, 3, size, size)
+    example = torch.zeros(2, 3, size, size)  # not 1: torch.export specialises a batch of 1
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp")
     torch.onnx.export(model, (example,), str(tmp), input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset,
-                      dynamo=True)
+                      dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=opset, dynamo=True,
+                      verbose=False)
     proto = onnx.load(str(tmp))
     entry = proto.metadata_props.add()
     entry.key, entry.value = "gclenet", json.dumps(info)
