@@ -17,7 +17,8 @@ __all__ = ["summarize_dataset"]
 def summarize_dataset(name: str, root: str | Path, *, classes: list[str] | None = None,
                       options: dict[str, Any] | None = None, check_images: bool = True,
                       progress: bool = True) -> dict[str, Any]:
-    """Counts per split and class; with ``check_images`` every file is decoded once.
+    """Counts per split and class; with ``check_images`` every file is decoded once and
+    only readable images are counted (the others are listed).
 
     Raises:
         DatasetLayoutError: not one split of the data set could be read under ``root``.
@@ -38,13 +39,14 @@ def summarize_dataset(name: str, root: str | Path, *, classes: list[str] | None 
             continue
         seen.append(samples)
         dataset = FERDataset(samples, classes, grayscale=spec.grayscale)
-        splits[split] = dataset.class_counts()
-        if check_images:
+        counts = splits[split] = dataset.class_counts()
+        if check_images:  # then the counts are of readable images only
             for sample in tqdm(samples, desc=f"check {split}", disable=not progress, unit="img"):
                 try:
                     dataset.decode(sample)
                 except ValueError as err:
                     unreadable.append(str(err))
+                    counts[classes[sample.label]] -= 1
     if not splits:
         raise DatasetLayoutError(errors[0] if errors else f"{root}: no split of {name} found")
     return {"dataset": name, "root": str(root), "classes": classes, "splits": splits, "unreadable": unreadable}

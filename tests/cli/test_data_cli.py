@@ -1,0 +1,49 @@
+"""`gclenet data summary` (counts after mapping, unreadable files named) and `predict --webcam` without a display."""
+
+import json
+
+from gclenet.cli.main import main
+from tests.data.layouts import class_folders
+
+
+def test_summary_counts_and_names_the_corrupt_file(tmp_path, capsys):
+    root = tmp_path / "fer"
+    class_folders(root / "train", {"angry": 3, "happy": 2})
+    class_folders(root / "val", {"angry": 1, "happy": 1, "neutral": 2})
+    (root / "train" / "happy" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    assert main(["data", "summary", "--dataset", "fer2013", "--root", str(root), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["dataset"] == "fer2013"
+    assert list(summary["splits"]) == ["train", "val"]  # the folder layout's val/ (PublicTest) serves as test
+    train, test = summary["splits"]["train"], summary["splits"]["val"]
+    assert (train["angry"], train["happy"], train["neutral"]) == (3, 2, 0)  # the broken file is not counted
+    assert (test["angry"], test["happy"], test["neutral"]) == (1, 1, 2)
+    assert len(summary["unreadable"]) == 1 and "broken.jpg" in summary["unreadable"][0]
+
+    assert main(["data", "summary", "--dataset", "fer2013", "--root", str(root)]) == 0
+    text = capsys.readouterr().out
+    assert "unreadable:" in text and "broken.jpg" in text
+
+
+def test_summary_of_a_wrong_layout_is_one_line_and_fails(tmp_path, capsys):
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "a.jpg").write_bytes(b"")
+    assert main(["data", "summary", "--dataset", "fer2013", "--root", str(tmp_path / "flat")]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path / "flat") in err
+
+
+def test_webcam_without_a_display_exits_cleanly(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert main(["predict", "--webcam", "0"]) == 0
+    assert "needs a display" in capsys.readouterr().err
+
+
+def test_output_into_a_closed_pipe_is_quiet(tmp_path):
+    import subprocess
+    import sys
+
+    class_folders(tmp_path / "train", {"angry": 2})
+    run = subprocess.run(f"{sys.executable} -m gclenet data summary --dataset folder --root {tmp_path} "
+                         "--classes angry happy --json | head -c 1", shell=True, capture_output=True, text=True)
+    assert run.stdout == "{" and "Traceback" not in run.stderr
