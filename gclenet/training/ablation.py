@@ -66,10 +66,13 @@ def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_ep
                 runs.append(result)
                 continue
             resume = (cfg.run_dir / "checkpoints" / "last.ckpt").is_file()
-            best = train(cfg, resume=resume)
-            report = evaluate_checkpoint(best, cfg.data.dataset, cfg.data.root, split=cfg.data.val_split,
+            train(cfg, resume=resume)
+            # The weights after the whole budget, not the epoch that scored best on the split
+            # we report: picking on it would flatter every variant by its own noise.
+            final = cfg.run_dir / "checkpoints" / "last.ckpt"
+            report = evaluate_checkpoint(final, cfg.data.dataset, cfg.data.root, split=cfg.data.val_split,
                                          options=cfg.data.options, progress=False)
-            result = {"variant": variant, "seed": seed, "config_hash": digest, "checkpoint": str(best),
+            result = {"variant": variant, "seed": seed, "config_hash": digest, "checkpoint": str(final),
                       "epochs": cfg.trainer.max_epochs, "accuracy": report["accuracy"],
                       "mean_class_accuracy": report["mean_class_accuracy"], "macro_f1": report["macro_f1"]}
             atomic_write_bytes(result_file, lambda f, r=result: f.write(json.dumps(r, indent=2).encode()))
@@ -103,8 +106,9 @@ def _summarise(runs: list[dict[str, Any]], table: int, config: TrainConfig) -> d
 
 def ablation_markdown(summary: dict[str, Any]) -> str:
     lines = [f"### {summary['title']}", "",
-             f"{summary['dataset']}, evaluated on `{summary['val_split']}`, {summary['epochs']} epochs, "
-             f"{summary['input_size']}x{summary['input_size']} input; mean +- std over seeds.", "",
+             f"{summary['dataset']}, final weights after {summary['epochs']} epochs evaluated on "
+             f"`{summary['val_split']}`, {summary['input_size']}x{summary['input_size']} input; "
+             "mean +- std over seeds.", "",
              "| variant | accuracy | mean class acc. | macro F1 | seeds | params (deploy) | MACs (deploy) |",
              "|---|---|---|---|---|---|---|"]
     for row in summary["rows"]:
