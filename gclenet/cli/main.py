@@ -278,9 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="PNG file")
     p.set_defaults(func=_cmd_curves)
 
-    from gclenet.cli.predict import add_predict_parser
+    from gclenet.cli.predict import add_demo_parser, add_predict_parser
 
     add_predict_parser(sub)
+    add_demo_parser(sub)
 
     p = sub.add_parser("export", help="export trained weights: safetensors, ONNX or TorchScript")
     p.add_argument("--weights", required=True, help="a run's .ckpt or exported .safetensors")

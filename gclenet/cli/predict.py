@@ -18,7 +18,7 @@ from gclenet.data.image_io import ImageLoadError, load_image
 from gclenet.inference.sources import expand_inputs, is_video
 from gclenet.fileio import atomic_write_bytes
 
-__all__ = ["add_predict_parser"]
+__all__ = ["add_demo_parser", "add_predict_parser"]
 
 
 def add_predict_parser(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +40,39 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--every", type=int, default=1, help="videos: analyse every Nth frame")
     p.add_argument("--webcam", type=int, metavar="N", help="live window on camera N")
     p.set_defaults(func=run_predict)
+
+
+def add_demo_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="recognise the expression on an example photo (scikit-image's astronaut)")
+    p.add_argument("--out", default="gclenet-demo", help="where the photo and the annotated result go")
+    p.add_argument("--weights", default="default", help="shipped weights (default), a .ckpt or .safetensors")
+    p.add_argument("--json", action="store_true", help="print the result as JSON, as predict --json does")
+    p.set_defaults(func=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """``gclenet predict`` on a photo that ships with a dependency, so a fresh install can try it at once."""
+    from skimage import data
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    photo = out / "astronaut.png"
+    buffer = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buffer, format="PNG")
+    atomic_write_bytes(photo, lambda handle: handle.write(buffer.getvalue()))
+    annotated = out / "annotated"
+    predict = argparse.Namespace(**{**vars(_predict_defaults()), "inputs": [str(photo)], "weights": args.weights,
+                                    "out": str(annotated), "json": args.json})
+    code = run_predict(predict)
+    if code == 0:
+        print(f"annotated picture: {annotated / 'astronaut.jpg'}", file=sys.stderr)
+    return code
+
+
+def _predict_defaults() -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_predict_parser(parser.add_subparsers())
+    return parser.parse_args(["predict"])
 
 
 def shown(text: str) -> str:

@@ -101,3 +101,23 @@ def test_export_cli_formats(random_weights, tmp_path):
                              "--format", "torchscript", "--out", str(tmp_path / "m.pt")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "m.pt").stat().st_size > 1_000_000
+
+
+def test_demo_writes_the_photo_and_the_annotated_result(random_weights, tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--weights", str(random_weights), "--json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == 1 and len(records[0]["faces"]) == 1  # MTCNN finds the astronaut's face, only it
+    assert (tmp_path / "demo" / "astronaut.png").is_file()
+    assert (tmp_path / "demo" / "annotated" / "astronaut.jpg").is_file()
+
+
+def test_shipped_weights_label_the_astronaut_happy(tmp_path, capsys):
+    from gclenet.inference.recognizer import default_weights_path
+
+    try:
+        default_weights_path()
+    except FileNotFoundError:
+        pytest.skip("no shipped weights in this checkout")
+    assert main(["demo", "--out", str(tmp_path), "--json"]) == 0
+    faces = json.loads(capsys.readouterr().out)[0]["faces"]
+    assert [f["label"] for f in faces] == ["happy"]
