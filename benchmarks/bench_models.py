@@ -6,6 +6,7 @@ rounds. Also prints a per-module time profile of the full model.
 
     python benchmarks/bench_models.py                      # everything (slow on 2 cores)
     python benchmarks/bench_models.py --variants gclenet --dtypes fp32 --rounds 3
+    python benchmarks/bench_models.py --variants gclenet_lfa gclenet --unfused --dtypes fp32   # fused vs not
 """
 
 from __future__ import annotations
@@ -40,13 +41,20 @@ def _runner(model: nn.Module, x: Tensor, dtype: str) -> Callable[[], Tensor]:
     return run
 
 
-def throughput(variants: list[str], size: int, batch: int, dtype: str, rounds: int, iters: int) -> dict[str, float]:
+def throughput(variants: list[str], size: int, batch: int, dtype: str, rounds: int, iters: int,
+               unfused: bool = False) -> dict[str, float]:
+    """Images/s per variant (deploy form); with ``unfused`` also each variant before
+    ``reparameterize_model``, as "<name> (unfused)"."""
     x = torch.randn(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
     runners = {}
     for name in ["resnet34", *[v for v in variants if v != "resnet34"]]:
-        model = reparameterize_model(create_model(name)).eval().to(memory_format=torch.channels_last)
-        runners[name] = _runner(model, x, dtype)
-        runners[name]()  # warm-up: oneDNN primitive creation
+        model = create_model(name).eval()
+        forms = {name: reparameterize_model(model)}
+        if unfused and name != "resnet34":
+            forms[f"{name} (unfused)"] = model
+        for label, form in forms.items():
+            runners[label] = _runner(form.to(memory_format=torch.channels_last), x, dtype)
+            runners[label]()  # warm-up: oneDNN primitive creation
     times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(rounds):
         for name, run in runners.items():
@@ -85,6 +93,8 @@ def main() -> None:
     parser.add_argument("--dtypes", nargs="*", default=["fp32", "bf16"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--iters", type=int, default=2)
+    parser.add_argument("--unfused", action="store_true", help="also time each variant before re-parameterisation")
+    parser.add_argument("--no-profile", action="store_true", help="skip the per-module profile")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
 
@@ -95,14 +105,14 @@ def main() -> None:
         batch = SETTINGS.get(size, 32)
         for dtype in args.dtypes:
             rounds = args.rounds if dtype == "fp32" or fast_bf16_available() else max(1, args.rounds // 2)
-            ips = throughput(args.variants, size, batch, dtype, rounds, args.iters)
+            ips = throughput(args.variants, size, batch, dtype, rounds, args.iters, unfused=args.unfused)
             print(f"\n{size}x{size}, batch {batch}, {dtype}: images/s (ratio to resnet34)")
             for name, value in ips.items():
                 ratio = value / ips["resnet34"]
                 print(f"  {name:<30}{value:>8.1f}  {ratio:.2f}x")
                 results["throughput"].append(dict(size=size, batch=batch, dtype=dtype, variant=name,
                                                   images_per_s=value, ratio=ratio))
-    for dtype in args.dtypes:
+    for dtype in [] if args.no_profile else args.dtypes:
         size = max(args.sizes)
         profile = module_profile(size, SETTINGS.get(size, 32), dtype, args.iters)
         results["profile"][dtype] = profile
