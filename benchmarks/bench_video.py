@@ -2,7 +2,8 @@
 
 The video shows scikit-image's astronaut face drifting over a textured background
 (one face per frame). Each measurement runs `gclenet predict VIDEO --out DIR` in a
-fresh process, so its peak resident memory is the process's own.
+fresh process, so its peak resident memory is the process's own; its memory is also
+sampled over the run, to show whether it grows with the video's length.
 
     python benchmarks/bench_video.py --minutes 1 10 --weights W [--every 1] [--fps 30]
 """
@@ -40,18 +41,39 @@ def make_video(path: Path, seconds: float, fps: int) -> Path:
     return path
 
 
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:  # the process has just ended
+        return None
+    return None
+
+
 def measure(video: Path, weights: str, every: int, out: Path) -> dict:
+    """Run `gclenet predict` on ``video``; its resident memory is sampled twice a second."""
     command = [sys.executable, "-m", "gclenet", "predict", str(video), "--weights", weights, "--out", str(out),
                "--every", str(every), "--json"]
     start = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr[-2000:])
-    record = json.loads(result.stdout)[0]
+    samples: list[tuple[float, float]] = []
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        child = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True)
+        while child.poll() is None:
+            rss = _rss_mb(child.pid)
+            if rss is not None:
+                samples.append((time.perf_counter() - start, rss))
+            time.sleep(0.5)
+        wall = time.perf_counter() - start
+        stdout.seek(0), stderr.seek(0)
+        if child.returncode != 0:
+            raise RuntimeError(stderr.read()[-2000:])
+        record = json.loads(stdout.read())[0]
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # largest child so far
+    quarters = {f"{q}%": max(r for t, r in samples if t <= wall * q / 100) for q in (25, 50, 75, 100)}
     return {"frames": record["frames"], "analysed": record["frames_analysed"], "wall_s": wall,
-            "fps": record["frames"] / wall, "peak_rss_mb": peak_mb, "summary": record["summary"]}
+            "fps": record["frames"] / wall, "peak_rss_mb": peak_mb, "rss_peak_by_time_mb": quarters,
+            "summary": record["summary"]}
 
 
 def _random_weights(path: Path) -> Path:
@@ -82,6 +104,8 @@ def main() -> None:
             print(f"{minutes:g} min, 640x480 @ {args.fps} fps, every {args.every}: {row['frames']} frames in "
                   f"{row['wall_s']:.1f} s = {row['fps']:.1f} frames/s end to end (incl. start-up); "
                   f"peak RSS {row['peak_rss_mb']:.0f} MB; {row['summary']}")
+            print("    peak RSS up to 25/50/75/100 % of the run: "
+                  + " / ".join(f"{mb:.0f}" for mb in row["rss_peak_by_time_mb"].values()) + " MB")
 
 
 if __name__ == "__main__":

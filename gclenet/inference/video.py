@@ -138,24 +138,42 @@ def _summary_text(record: dict[str, Any]) -> str:
     return f"{record['file']}: {record['frames_analysed']} frames analysed; {shares}\n"
 
 
-def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str]) -> Path:
-    """Expression probabilities of the largest face over time."""
+def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *, max_points: int = 2000) -> Path:
+    """Expression probabilities of the largest face over time.
+
+    Long videos are drawn from the means of consecutive frames (at most ``max_points``
+    points per line), so memory does not grow with the video's length.
+    """
     from gclenet.inference.annotate import CLASS_COLOURS
     from gclenet.training.plots import _save, plt
 
-    times, probs = [], []
+    with open(frames_csv, newline="") as handle:
+        rows = sum(1 for _ in handle) - 1
+    step = max(1, -(-rows // max_points))
+    times, probs, window = [], [], []
+
+    def close_window() -> None:
+        if window:
+            mean = np.mean(window, axis=0)
+            times.append(float(mean[0]))
+            probs.append(mean[1:])
+            window.clear()
+
     with open(frames_csv, newline="") as handle:
         for row in csv.DictReader(handle):
             if row["label"]:
-                times.append(float(row["time_s"]))
-                probs.append([float(row[c]) for c in classes])
+                window.append([float(row["time_s"]), *(float(row[c]) for c in classes)])
+                if len(window) == step:
+                    close_window()
+    close_window()
     fig, ax = plt.subplots(figsize=(10, 3.5))
     if probs:
         series = np.asarray(probs)
         for i, name in enumerate(classes):
             colour = tuple(v / 255 for v in CLASS_COLOURS.get(name, (0, 0, 0)))
             ax.plot(times, series[:, i], label=name, color=colour, linewidth=1.2)
-    ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title=f"expressions over time: {frames_csv.stem}")
+    title = f"expressions over time: {frames_csv.stem}" + (f" (means of {step} frames)" if step > 1 else "")
+    ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title=title)
     ax.legend(loc="upper right", ncol=4, fontsize=8)
     ax.grid(alpha=0.3)
     return _save(fig, png)
