@@ -22,20 +22,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench_video import _random_weights
+from bench_video import _random_weights, _rss_mb
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def _wait_until_up(url: str, server: subprocess.Popen, timeout: float) -> None:
@@ -71,7 +64,7 @@ def run(weights: str, detector: str, requests: int, image: Path) -> dict:
                 errors.append(f"request {i + 1}: {err}")
             latencies.append(time.perf_counter() - start)
             if i == 0 or (i + 1) % 10 == 0 or i + 1 == requests:
-                rss[i + 1] = _rss_mb(server.pid)
+                rss[i + 1] = _rss_mb(server.pid)  # None only if the server has died
     finally:
         server.terminate()
         server.wait(timeout=30)

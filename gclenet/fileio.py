@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes"]
+__all__ = ["atomic_write_bytes", "remove_stale_temporaries"]
 
 
 def atomic_write_bytes(path: str | Path, write: Any) -> None:
@@ -20,7 +20,16 @@ def atomic_write_bytes(path: str | Path, write: Any) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer that was killed
-            stale.unlink(missing_ok=True)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(path: str | Path) -> None:
+    """Delete the temporary siblings of ``path`` that killed writers left behind.
+
+    (It lists the folder: call it where such leftovers are large, e.g. checkpoints, not
+    after every small output file.)
+    """
+    path = Path(path)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from gclenet.data.image_io import ImageLoadError, load_image
-from gclenet.inference.sources import expand_inputs, is_video
+from gclenet.inference.sources import expand_inputs, is_video, write_example_photo
 from gclenet.fileio import atomic_write_bytes
 
 __all__ = ["add_demo_parser", "add_predict_parser"]
@@ -52,27 +52,15 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """``gclenet predict`` on a photo that ships with a dependency, so a fresh install can try it at once."""
-    from skimage import data
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    photo = out / "astronaut.png"
-    buffer = io.BytesIO()
-    Image.fromarray(data.astronaut()).save(buffer, format="PNG")
-    atomic_write_bytes(photo, lambda handle: handle.write(buffer.getvalue()))
-    annotated = out / "annotated"
-    predict = argparse.Namespace(**{**vars(_predict_defaults()), "inputs": [str(photo)], "weights": args.weights,
-                                    "out": str(annotated), "json": args.json})
-    code = run_predict(predict)
-    if code == 0:
-        print(f"annotated picture: {annotated / 'astronaut.jpg'}", file=sys.stderr)
-    return code
-
-
-def _predict_defaults() -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
+    photo = write_example_photo(args.out)
+    annotated = Path(args.out) / "annotated"
+    parser = argparse.ArgumentParser(prog="gclenet")
     add_predict_parser(parser.add_subparsers())
-    return parser.parse_args(["predict"])
+    code = run_predict(parser.parse_args(["predict", str(photo), "--weights", args.weights, "--out", str(annotated),
+                                          *(["--json"] if args.json else [])]))
+    if code == 0:
+        print(f"annotated picture: {annotated / photo.with_suffix('.jpg').name}", file=sys.stderr)
+    return code
 
 
 def shown(text: str) -> str:

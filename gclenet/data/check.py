@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from gclenet.data.dataset import FERDataset, Sample
 from gclenet.data.folders import DatasetLayoutError
-from gclenet.data.image_io import ImageLoadError
 from gclenet.data.registry import get_dataset_spec, read_split
+from gclenet.data.summary import readable_samples
 
 __all__ = ["check_dataset"]
 
@@ -45,13 +44,9 @@ def check_dataset(name: str, root: str | Path, *, train_split: str = "train", te
     counts: dict[str, dict[str, int]] = {}
     for split, samples in splits.items():
         dataset = FERDataset(samples, spec.classes, grayscale=spec.grayscale)
-        counts[split] = dataset.class_counts()
-        for sample in tqdm(samples, desc=f"check {split}", disable=not progress, unit="img"):
-            try:
-                dataset.decode(sample)
-            except ImageLoadError as err:
-                unreadable.append(str(err))
-                continue
+        readable = list(readable_samples(dataset, unreadable, desc=f"check {split}", progress=progress))
+        counts[split] = FERDataset(readable, spec.classes, grayscale=spec.grayscale).class_counts()
+        for sample in readable:
             owners[_digest(sample)].append((split, sample.name))
     cross = [files for files in owners.values() if len({s for s, _ in files}) > 1]
     within = [files for files in owners.values() if len(files) > 1 and len({s for s, _ in files}) == 1]

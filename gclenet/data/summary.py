@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from gclenet.data.dataset import FERDataset
+from gclenet.data.dataset import FERDataset, Sample
 from gclenet.data.folders import DatasetLayoutError
+from gclenet.data.image_io import ImageLoadError
 from gclenet.data.registry import get_dataset_spec, read_split
 
-__all__ = ["summarize_dataset"]
+__all__ = ["readable_samples", "summarize_dataset"]
+
+
+def readable_samples(dataset: FERDataset, unreadable: list[str], *, desc: str, progress: bool = True) -> Iterator[Sample]:
+    """Decode every sample of ``dataset`` once; yield those that decode, note the others' errors."""
+    for sample in tqdm(dataset.samples, desc=desc, disable=not progress, unit="img"):
+        try:
+            dataset.decode(sample)
+        except ImageLoadError as err:
+            unreadable.append(str(err))
+            continue
+        yield sample
 
 
 def summarize_dataset(name: str, root: str | Path, *, classes: list[str] | None = None,
@@ -39,14 +52,10 @@ def summarize_dataset(name: str, root: str | Path, *, classes: list[str] | None 
             continue
         seen.append(samples)
         dataset = FERDataset(samples, classes, grayscale=spec.grayscale)
-        counts = splits[split] = dataset.class_counts()
-        if check_images:  # then the counts are of readable images only
-            for sample in tqdm(samples, desc=f"check {split}", disable=not progress, unit="img"):
-                try:
-                    dataset.decode(sample)
-                except ValueError as err:
-                    unreadable.append(str(err))
-                    counts[classes[sample.label]] -= 1
+        if check_images:  # then only readable images are counted
+            dataset = FERDataset(list(readable_samples(dataset, unreadable, desc=f"check {split}", progress=progress)),
+                                 classes, grayscale=spec.grayscale)
+        splits[split] = dataset.class_counts()
     if not splits:
         raise DatasetLayoutError(errors[0] if errors else f"{root}: no split of {name} found")
     return {"dataset": name, "root": str(root), "classes": classes, "splits": splits, "unreadable": unreadable}

@@ -8,7 +8,7 @@ from pathlib import Path
 from gclenet.data.folders import list_images
 from gclenet.data.image_io import IMAGE_SUFFIXES
 
-__all__ = ["expand_inputs", "VIDEO_SUFFIXES", "is_video"]
+__all__ = ["expand_inputs", "VIDEO_SUFFIXES", "is_video", "write_example_photo"]
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"})
 
@@ -44,3 +44,19 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
         else:
             problems.append(f"{path}: no such file or folder")
     return files, problems
+
+
+def write_example_photo(folder: str | Path) -> Path:
+    """scikit-image's ``astronaut`` (one smiling face; it ships with the package) as ``folder/astronaut.png``."""
+    import io
+
+    from PIL import Image
+    from skimage import data
+
+    from gclenet.fileio import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    Image.fromarray(data.astronaut()).save(buffer, format="PNG")
+    path = Path(folder) / "astronaut.png"
+    atomic_write_bytes(path, lambda handle: handle.write(buffer.getvalue()))
+    return path

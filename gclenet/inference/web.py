@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,21 +10,14 @@ import numpy as np
 from gclenet.data.image_io import ImageLoadError, load_image
 from gclenet.inference.annotate import annotate
 from gclenet.inference.recognizer import Recognizer
+from gclenet.inference.sources import write_example_photo
 
 __all__ = ["build_app", "analyse_upload", "example_images"]
 
 
 def example_images() -> list[str]:
-    """Example photos from scikit-image (shipped with the package), written to a temp folder."""
-    try:
-        from PIL import Image
-        from skimage import data
-    except ImportError:
-        return []
-    folder = Path(tempfile.mkdtemp(prefix="gclenet-examples-"))
-    path = folder / "astronaut.png"
-    Image.fromarray(data.astronaut()).save(path)
-    return [str(path)]
+    """Example photos (scikit-image's astronaut), written to a temp folder for the page."""
+    return [str(write_example_photo(tempfile.mkdtemp(prefix="gclenet-examples-")))]
 
 
 def analyse_upload(recognizer: Recognizer, path: str | None) -> tuple[np.ndarray, dict[str, float], dict[str, Any], str]:
@@ -66,7 +58,6 @@ def _readable_errors(preprocess, error_type):  # noqa: ANN001, ANN202 - Gradio's
 
 def build_app(recognizer: Recognizer, *, examples: list[str] | None = None):
     import gradio as gr
-
 
     def run(path: str | None):
         try:

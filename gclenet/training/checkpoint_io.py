@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from gclenet.fileio import atomic_write_bytes
+from gclenet.fileio import atomic_write_bytes, remove_stale_temporaries
 
 __all__ = ["AtomicCheckpointIO"]
 
@@ -18,6 +18,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
         atomic_write_bytes(path, lambda handle: torch.save(checkpoint, handle))
+        remove_stale_temporaries(path)  # a checkpoint-sized file from a run killed mid-write
 
     def load_checkpoint(self, path: str | Path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
         return torch.load(path, map_location=map_location or "cpu", weights_only=True)

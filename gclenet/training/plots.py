@@ -99,10 +99,9 @@ def plot_run_comparison(runs: dict[str, str | Path], path: str | Path, *, title:
         for ax, key in ((acc_ax, "val_acc"), (loss_ax, "train_loss_epoch")):
             xs = [e + 1 for e, m in epochs.items() if key in m]
             line, = ax.plot(xs, [epochs[x - 1][key] for x in xs], marker=".", label=name)
-            if key == "val_acc" and xs:
-                best = max(xs, key=lambda x: epochs[x - 1][key])
-                ax.annotate(f"{epochs[best - 1][key]:.1%}", (best, epochs[best - 1][key]), color=line.get_color(),
-                            textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+            if key == "val_acc" and xs:  # the final value: what the run ends with, not its best epoch
+                ax.annotate(f"{epochs[xs[-1] - 1][key]:.1%}", (xs[-1], epochs[xs[-1] - 1][key]),
+                            color=line.get_color(), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
     return _save_epoch_axes(fig, acc_ax, loss_ax, path, title, ("validation accuracy", "training loss"))
 
 
@@ -115,25 +114,25 @@ def plot_complexity(rows: list[dict], paper: dict[str, dict], path: str | Path, 
     names = [r["name"] for r in rows]
     xs = range(len(names))
     fig, (params_ax, macs_ax) = plt.subplots(1, 2, figsize=(12, 4.2))
-    series = (
-        (params_ax, [r["params"] / 1e6 for r in rows], [r["params_deploy"] / 1e6 for r in rows], "params_m",
-         "parameters (M)", ("ours, training", "ours, deploy (fused)")),
-        (macs_ax, None, [r["macs_deploy"] / 1e6 for r in rows], "flops_m",
-         f"MACs at {input_size}x{input_size} (M)", (None, "ours, deploy (fused)")),
+    deploy = "ours, deploy (fused)"
+    panels = (
+        (params_ax, "parameters (M)", "params_m", [("ours, training", [r["params"] / 1e6 for r in rows], "tab:gray"),
+                                                   (deploy, [r["params_deploy"] / 1e6 for r in rows], "tab:blue")]),
+        (macs_ax, f"MACs at {input_size}x{input_size} (M)", "flops_m",
+         [(deploy, [r["macs_deploy"] / 1e6 for r in rows], "tab:blue")]),
     )
-    for ax, train_values, deploy_values, key, label, legends in series:
-        columns = [(v, legends[0], "tab:gray") for v in [train_values] if v] + [(deploy_values, legends[1], "tab:blue")]
-        paper_values = [paper.get(n, {}).get(key) for n in names] if input_size == 224 else []
-        if any(v is not None for v in paper_values):
-            columns.append(([v or 0.0 for v in paper_values], "paper (thop)", "tab:orange"))
+    for ax, label, key, columns in panels:
+        paper_values = [paper.get(n, {}).get(key) for n in names]
+        if input_size == 224 and any(v is not None for v in paper_values):  # the paper measured at 224 only
+            columns = [*columns, ("paper (thop)", [v or 0.0 for v in paper_values], "tab:orange")]
         width = 0.8 / len(columns)
-        for i, (values, legend, color) in enumerate(columns):
+        for i, (legend, values, color) in enumerate(columns):
             offsets = [x + (i - (len(columns) - 1) / 2) * width for x in xs]
             bars = ax.bar(offsets, values, width, label=legend, color=color)
             ax.bar_label(bars, labels=[f"{v:.2f}" if v < 100 else f"{v:.0f}" if v else "n/a" for v in values],
                          fontsize=7, rotation=90, padding=2)
-        low = min(min(v for v in values if v) for values, _, _ in columns)
-        high = max(max(values) for values, _, _ in columns)
+        low = min(v for _, values, _ in columns for v in values if v)
+        high = max(v for _, values, _ in columns for v in values)
         ax.set_ylim(low * 0.97, high * 1.03)  # the differences are a few per cent: do not start at zero
         ax.set_xticks(list(xs), names, rotation=15)
         ax.set(ylabel=label, title=label + " (axis does not start at 0)")
