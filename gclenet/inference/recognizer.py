@@ -18,19 +18,16 @@ from PIL import Image
 
 from gclenet.data.image_io import load_image
 from gclenet.inference.detection import Face, FaceDetector, create_detector, crop_face
+from gclenet.models._pretrained import resolve_weights, shipped_weights_path
 
 __all__ = ["Recognizer", "FacePrediction", "ImageInput", "default_weights_path"]
 
 ImageInput = Union[str, Path, Image.Image, np.ndarray]
-_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
 def default_weights_path() -> Path:
     """The weights that ship with the package (trained by us on FER2013)."""
-    candidates = sorted(_WEIGHTS_DIR.glob("*.safetensors"))
-    if not candidates:
-        raise FileNotFoundError(f"no shipped weights in {_WEIGHTS_DIR}; pass weights=PATH (a .ckpt or .safetensors)")
-    return candidates[0]
+    return shipped_weights_path("fer2013")
 
 
 @dataclass
@@ -73,7 +70,8 @@ class Recognizer:
     """Detect faces and classify their expressions.
 
     Args:
-        weights: ``"default"`` (shipped), or a run checkpoint / exported ``.safetensors``.
+        weights: ``"default"`` or a shipped tag (``"fer2013"``), or a run checkpoint /
+            exported ``.safetensors``.
         device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``...
         detector: ``"mtcnn"``, ``"haar"``, ``"none"`` (each image is one cropped face),
             or a :class:`~gclenet.inference.detection.FaceDetector`.
@@ -105,7 +103,7 @@ class Recognizer:
     ) -> None:
         from gclenet.inference.backends import create_backend
 
-        self.weights = default_weights_path() if str(weights) == "default" else Path(weights)
+        self.weights = default_weights_path() if str(weights) == "default" else resolve_weights(weights)
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         self.backend = create_backend(backend, self.weights, device=self.device, precision=precision,
                                       onnx_path=onnx_path)

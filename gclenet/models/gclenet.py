@@ -23,7 +23,12 @@ import torch
 from torch import Tensor, nn
 from torchvision.models import resnet34 as torchvision_resnet34
 
-from gclenet.models._pretrained import load_backbone_weights
+from gclenet.models._pretrained import (
+    load_backbone_weights,
+    load_trained_weights,
+    read_weights_info,
+    resolve_weights,
+)
 from gclenet.models._registry import get_model_builder, register_model
 from gclenet.models.lfa import LocalFeatureEnhancement
 from gclenet.models.mgc import MultiScaleGlobalAssociation
@@ -73,6 +78,7 @@ class GCLENet(nn.Module):
     def __init__(self, config: GCLENetConfig = GCLENetConfig()) -> None:
         super().__init__()
         self.config = config
+        self.weights_info: dict[str, Any] | None = None  # metadata of trained weights, set by create_model
         backbone = torchvision_resnet34(num_classes=config.num_classes)
         # torchvision's attribute names, so its state dicts load unchanged.
         self.conv1, self.bn1, self.relu, self.maxpool = (
@@ -141,25 +147,41 @@ class GCLENet(nn.Module):
 def create_model(
     name: str,
     *,
-    num_classes: int = 7,
+    num_classes: int | None = None,
+    weights: str | Path | None = None,
     backbone_weights: str | Path | None = None,
     **overrides: Any,
 ) -> GCLENet:
-    """Build a registered variant.
+    """Build a registered variant, optionally with trained weights.
 
     Args:
         name: one of :func:`gclenet.models.list_models` (``resnet34``, ``gclenet_lfa``,
             ``gclenet_mgc``, ``gclenet`` and the Table 6/7 variants).
-        num_classes: classifier outputs.
+        num_classes: classifier outputs; default 7, or the class count of ``weights``.
+            Another count than the weights' keeps everything but a fresh classifier.
+        weights: ``None``, a shipped tag (``"fer2013"``: trained by us, ships in the
+            package, no network) or a ``.safetensors`` written by ``gclenet export``.
+            The model then carries the weights' metadata in ``model.weights_info``
+            (``classes``, ``input_size``, ``mean``, ``std``...).
         backbone_weights: ``None`` (random init), ``"imagenet"`` (torchvision's
             ResNet34_Weights.IMAGENET1K_V1; downloads) or a local state-dict file.
         **overrides: :class:`GCLENetConfig` fields that replace the variant's.
 
     Raises:
-        KeyError: unknown ``name`` (the message lists the valid ones).
+        KeyError: unknown ``name`` (the message lists the valid ones) or weights tag.
         TypeError: unknown override.
+        ValueError: ``weights`` of another variant, or both kinds of weights given.
     """
-    return get_model_builder(name)(num_classes=num_classes, backbone_weights=backbone_weights, **overrides)
+    if weights is None:
+        return get_model_builder(name)(num_classes=num_classes or 7, backbone_weights=backbone_weights, **overrides)
+    if backbone_weights is not None:
+        raise ValueError("pass weights= or backbone_weights=, not both: trained weights replace the backbone's")
+    path = resolve_weights(weights)
+    info = read_weights_info(path) if path.suffix == ".safetensors" else {}
+    model = get_model_builder(name)(num_classes=num_classes or len(info.get("classes", ())) or 7,
+                                    backbone_weights=None, **{**info.get("model_overrides", {}), **overrides})
+    model.weights_info = load_trained_weights(model, path, name)
+    return model
 
 
 def _create_gclenet(

@@ -35,3 +35,39 @@ def test_offline_imagenet_request_says_how_to_use_a_local_file(monkeypatch):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.pth"):
         create_model("gclenet", backbone_weights=tmp_path / "nope.pth")
+
+
+def test_trained_weights_load_by_path_with_their_metadata(random_weights):
+    from safetensors.torch import load_file
+
+    saved = load_file(str(random_weights))
+    model = create_model("gclenet", weights=random_weights)
+    assert model.weights_info["classes"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert model.fc.out_features == 7
+    for key, value in model.state_dict().items():
+        if key in saved:
+            assert torch.equal(value, saved[key].float()), key
+
+
+def test_trained_weights_for_another_class_count_keep_all_but_the_head(random_weights):
+    with pytest.warns(UserWarning, match="classifier starts fresh"):
+        model = create_model("gclenet", weights=random_weights, num_classes=3)
+    assert model.fc.out_features == 3
+    from safetensors.torch import load_file
+
+    assert torch.equal(model.conv1.weight, load_file(str(random_weights))["conv1.weight"].float())
+
+
+def test_trained_weights_of_another_variant_are_refused(random_weights):
+    with pytest.raises(ValueError, match="variant 'gclenet', not 'resnet34'"):
+        create_model("resnet34", weights=random_weights)
+
+
+def test_unknown_weights_tag_and_missing_shipped_file_are_explained(monkeypatch, tmp_path):
+    from gclenet.models import _pretrained
+
+    with pytest.raises(FileNotFoundError, match="rafdb"):
+        create_model("gclenet", weights="rafdb")  # neither a tag nor a file
+    monkeypatch.setattr(_pretrained, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="shipped weights missing"):
+        _pretrained.shipped_weights_path("fer2013")
