@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gclenet.models._pretrained import read_state_dict
+from gclenet.models._pretrained import read_state_dict, resolve_weights
 
 __all__ = ["load_init_weights", "read_checkpoint", "model_state_from_checkpoint"]
 
@@ -62,9 +62,13 @@ def _load_checked(model: nn.Module, state: dict[str, Tensor], path: str | Path, 
 def load_init_weights(model: nn.Module, path: str | Path, classes: list[str] | None = None) -> None:
     """Initialise ``model`` from a checkpoint; a head of another size is left fresh.
 
+    Args:
+        path: a run checkpoint, a weights file, or a shipped tag (``"fer2013"``).
+
     Raises:
         RuntimeError: any other tensor is missing or has another shape (named).
     """
+    path = resolve_weights("fer2013" if str(path) == "default" else path)
     state, _ = model_state_from_checkpoint(path)
     own = model.state_dict()
     head = {k for k in state if k.startswith("fc.") and k in own and own[k].shape != state[k].shape}
