@@ -13,6 +13,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from gclenet.data.datamodule import FERDataModule
 from gclenet.hardware import resolve_precision
 from gclenet.fileio import atomic_write_bytes
+from gclenet.training.callbacks import EpochTimer
 from gclenet.training.checkpoint_io import AtomicCheckpointIO
 from gclenet.training.config import TrainConfig
 from gclenet.training.loggers import ResumableCSVLogger
@@ -61,7 +62,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
         log_every_n_steps=trainer_cfg.log_every_n_steps,
         deterministic=trainer_cfg.deterministic,
         enable_progress_bar=trainer_cfg.progress_bar,
-        callbacks=[best, latest, LearningRateMonitor(logging_interval="epoch")],
+        callbacks=[best, latest, LearningRateMonitor(logging_interval="epoch"), EpochTimer()],
         logger=[
             ResumableCSVLogger(run_dir, name="logs", version="", flush_logs_every_n_steps=1),
             TensorBoardLogger(run_dir, name="tensorboard", version=""),

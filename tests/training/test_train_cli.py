@@ -83,6 +83,10 @@ def test_train_kill_resume_evaluate(tmp_path):
 
     epochs = read_epoch_metrics(run / "logs" / "metrics.csv")
     assert sorted(e for e, m in epochs.items() if "val_acc" in m) == [0, 1]
+    timed = [m for m in epochs.values() if "train_epoch_s" in m]
+    assert timed and all(m["train_epoch_s"] > 0 for m in timed)
+    for m in timed:  # 24 training images per epoch, whatever the speed
+        assert m["train_images_per_s"] * m["train_epoch_s"] == pytest.approx(24, rel=1e-3)
 
 
 def test_finetune_own_classes_from_a_checkpoint(tmp_path):
