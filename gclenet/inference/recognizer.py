@@ -27,7 +27,7 @@ ImageInput = Union[str, Path, Image.Image, np.ndarray]
 
 def default_weights_path() -> Path:
     """The weights that ship with the package (trained by us on FER2013)."""
-    return shipped_weights_path("fer2013")
+    return shipped_weights_path()
 
 
 @dataclass
@@ -103,7 +103,7 @@ class Recognizer:
     ) -> None:
         from gclenet.inference.backends import create_backend
 
-        self.weights = default_weights_path() if str(weights) == "default" else resolve_weights(weights)
+        self.weights = resolve_weights(weights)
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         self.backend = create_backend(backend, self.weights, device=self.device, precision=precision,
                                       onnx_path=onnx_path)

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.error import URLError
-
 import json
 import warnings
+from pathlib import Path
 from typing import Any
+from urllib.error import URLError
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["SHIPPED_WEIGHTS", "load_backbone_weights", "load_trained_weights", "read_state_dict",
+__all__ = ["SHIPPED_WEIGHTS", "drop_other_head", "load_backbone_weights", "load_checked", "read_state_dict",
            "read_weights_info", "resolve_weights", "shipped_weights_path"]
 
 IMAGENET_FILE = "resnet34-b627a593.pth"
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 # tag -> file in gclenet/weights; each is trained by us (see its metadata and docs/BENCHMARKS.md)
 SHIPPED_WEIGHTS = {"fer2013": "gclenet_fer2013.safetensors"}
+DEFAULT_WEIGHTS = "fer2013"  # what "default" means
 
 
-def shipped_weights_path(tag: str = "fer2013") -> Path:
+def shipped_weights_path(tag: str = DEFAULT_WEIGHTS) -> Path:
     """The file of the weights shipped under ``tag`` (no network involved)."""
     if tag not in SHIPPED_WEIGHTS:
         raise KeyError(f"unknown weights {tag!r}; shipped: {', '.join(SHIPPED_WEIGHTS)}, or pass a file path")
@@ -33,9 +33,10 @@ def shipped_weights_path(tag: str = "fer2013") -> Path:
 
 
 def resolve_weights(weights: str | Path) -> Path:
-    """The file behind a shipped tag or a path; a name that is neither is explained."""
-    if str(weights) in SHIPPED_WEIGHTS:
-        return shipped_weights_path(str(weights))
+    """The file behind ``"default"``, a shipped tag or a path; a name that is none of them is explained."""
+    tag = DEFAULT_WEIGHTS if str(weights) == "default" else str(weights)
+    if tag in SHIPPED_WEIGHTS:
+        return shipped_weights_path(tag)
     path = Path(weights)
     if not path.is_file():
         raise FileNotFoundError(f"{weights}: neither shipped weights ({', '.join(SHIPPED_WEIGHTS)}) nor a file")
@@ -46,6 +47,9 @@ def read_weights_info(path: str | Path) -> dict[str, Any]:
     """The ``gclenet`` metadata of an exported ``.safetensors`` (classes, input size, variant...)."""
     from safetensors import safe_open
 
+    if Path(path).suffix != ".safetensors":
+        raise ValueError(f"{path}: not an exported weights file; turn a run checkpoint into one with "
+                         "`gclenet export --format safetensors`")
     with safe_open(str(path), "pt") as handle:
         metadata = handle.metadata() or {}
     if "gclenet" not in metadata:
@@ -53,45 +57,30 @@ def read_weights_info(path: str | Path) -> dict[str, Any]:
     return json.loads(metadata["gclenet"])
 
 
-def load_trained_weights(model: nn.Module, weights: str | Path, model_name: str) -> dict[str, Any]:
-    """Load our trained weights (a shipped tag or an exported ``.safetensors``) into ``model``.
-
-    A classifier of another size than the weights' is left freshly initialised, as for
-    fine-tuning on another class list; every other tensor must fit.
-
-    Returns:
-        The weights' metadata (``classes``, ``input_size``, ``mean``, ``std``...).
-
-    Raises:
-        ValueError: the weights belong to another variant.
-        RuntimeError: tensors missing or of another shape (named).
-    """
-    path = resolve_weights(weights)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"{path}: create_model(weights=...) takes a shipped tag ({', '.join(SHIPPED_WEIGHTS)}) "
-                         "or an exported .safetensors; for a run checkpoint use `gclenet export` first")
-    info = read_weights_info(path)
-    if info.get("model_name") != model_name:
-        raise ValueError(f"{path}: weights of variant {info.get('model_name')!r}, not {model_name!r}; "
-                         f"call create_model({info.get('model_name')!r}, weights=...)")
-    state = {k: v.float() if v.is_floating_point() else v for k, v in read_state_dict(path).items()}
+def drop_other_head(model: nn.Module, state: dict[str, Tensor], source: str | Path) -> tuple[dict[str, Tensor], set[str]]:
+    """``state`` without a classifier of another size than ``model``'s (fine-tuning on
+    another class list: that head starts fresh, with a warning), and the dropped keys."""
     own = model.state_dict()
     head = {k for k in state if k.startswith("fc.") and k in own and own[k].shape != state[k].shape}
     if head:
-        warnings.warn(f"{path}: trained for {len(info['classes'])} classes, the model has "
-                      f"{own['fc.weight'].shape[0]}; its classifier starts fresh", stacklevel=3)
-        state = {k: v for k, v in state.items() if k not in head}
-    mismatched = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items()
-                  if k in own and own[k].shape != v.shape]
-    if mismatched:
-        raise RuntimeError(f"{path}: does not fit {model_name}: shape mismatch {mismatched[:3]}; "
-                           "built with other overrides?")
-    result = model.load_state_dict(state, strict=False)
-    missing = [k for k in result.missing_keys if k not in head and not k.endswith("num_batches_tracked")]
-    if missing or result.unexpected_keys:
-        raise RuntimeError(f"{path}: does not fit {model_name} (missing {missing[:3]}, "
-                           f"unexpected {result.unexpected_keys[:3]}); built with other overrides?")
-    return info
+        warnings.warn(f"{source}: classifier has {state['fc.weight'].shape[0]} classes, the model "
+                      f"{own['fc.weight'].shape[0]}; the head starts fresh", stacklevel=3)
+    return {k: v for k, v in state.items() if k not in head}, head
+
+
+def load_checked(model: nn.Module, state: dict[str, Tensor], source: str | Path, skip: set[str] = frozenset()) -> None:
+    """Load ``state`` (any float dtype) or raise one error naming every tensor that does not fit."""
+    own = model.state_dict()
+    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+                  for k in state if k in own and own[k].shape != state[k].shape]
+    missing = [k for k in own if k not in state and k not in skip and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in own]
+    if mismatched or missing or unexpected:
+        parts = [f"{label} {items[:3]}" for label, items in
+                 (("shape mismatch", mismatched), ("missing", missing), ("unexpected", unexpected)) if items]
+        raise RuntimeError(f"{source}: weights do not fit model {type(model).__name__}: " + "; ".join(parts)
+                           + " (trained as another variant? pass the matching model name)")
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False)
 
 
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:

@@ -24,8 +24,10 @@ from torch import Tensor, nn
 from torchvision.models import resnet34 as torchvision_resnet34
 
 from gclenet.models._pretrained import (
+    drop_other_head,
     load_backbone_weights,
-    load_trained_weights,
+    load_checked,
+    read_state_dict,
     read_weights_info,
     resolve_weights,
 )
@@ -177,10 +179,15 @@ def create_model(
     if backbone_weights is not None:
         raise ValueError("pass weights= or backbone_weights=, not both: trained weights replace the backbone's")
     path = resolve_weights(weights)
-    info = read_weights_info(path) if path.suffix == ".safetensors" else {}
-    model = get_model_builder(name)(num_classes=num_classes or len(info.get("classes", ())) or 7,
-                                    backbone_weights=None, **{**info.get("model_overrides", {}), **overrides})
-    model.weights_info = load_trained_weights(model, path, name)
+    info = read_weights_info(path)
+    if info["model_name"] != name:
+        raise ValueError(f"{path}: weights of variant {info['model_name']!r}, not {name!r}; "
+                         f"call create_model({info['model_name']!r}, weights=...)")
+    model = get_model_builder(name)(num_classes=num_classes or len(info["classes"]), backbone_weights=None,
+                                    **{**info.get("model_overrides", {}), **overrides})
+    state, head = drop_other_head(model, read_state_dict(path), path)
+    load_checked(model, state, path, skip=head)
+    model.weights_info = info
     return model
 
 

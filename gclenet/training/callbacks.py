@@ -32,8 +32,9 @@ class EpochTimer(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # on_train_epoch_end runs after validation in Lightning 2.x; stop the clock at the last step
-        seconds = self._last_step - self._start if self._images else 0.0
-        if seconds > 0:
-            pl_module.log("train_epoch_s", seconds, on_epoch=True, sync_dist=True, reduce_fx="max")
-            pl_module.log("train_images_per_s", self._images * trainer.world_size / seconds, on_epoch=True,
-                          sync_dist=True)
+        if not self._images:  # a resumed run that restarts on an epoch's end
+            return
+        seconds = self._last_step - self._start
+        pl_module.log("train_epoch_s", seconds, on_epoch=True, sync_dist=True, reduce_fx="max")
+        pl_module.log("train_images_per_s", self._images * trainer.world_size / seconds, on_epoch=True,
+                      sync_dist=True)

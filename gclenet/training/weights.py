@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from gclenet.models._pretrained import read_state_dict, resolve_weights
+from gclenet.models._pretrained import drop_other_head, load_checked, read_state_dict, resolve_weights
 
 __all__ = ["load_init_weights", "read_checkpoint", "model_state_from_checkpoint"]
 
@@ -44,21 +43,6 @@ def model_state_from_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], di
     return read_state_dict(path), {}
 
 
-def _load_checked(model: nn.Module, state: dict[str, Tensor], path: str | Path, skip: set[str] = frozenset()) -> None:
-    """Load ``state`` or raise one error naming every tensor that does not fit."""
-    own = model.state_dict()
-    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-                  for k in state if k in own and own[k].shape != state[k].shape]
-    missing = [k for k in own if k not in state and k not in skip and not k.endswith("num_batches_tracked")]
-    unexpected = [k for k in state if k not in own]
-    if mismatched or missing or unexpected:
-        parts = [f"{label} {items[:3]}" for label, items in
-                 (("shape mismatch", mismatched), ("missing", missing), ("unexpected", unexpected)) if items]
-        raise RuntimeError(f"{path}: weights do not fit model {type(model).__name__}: " + "; ".join(parts)
-                           + " (trained as another variant? pass the matching model name)")
-    model.load_state_dict(state, strict=False)
-
-
 def load_init_weights(model: nn.Module, path: str | Path, classes: list[str] | None = None) -> None:
     """Initialise ``model`` from a checkpoint; a head of another size is left fresh.
 
@@ -68,14 +52,9 @@ def load_init_weights(model: nn.Module, path: str | Path, classes: list[str] | N
     Raises:
         RuntimeError: any other tensor is missing or has another shape (named).
     """
-    path = resolve_weights("fer2013" if str(path) == "default" else path)
-    state, _ = model_state_from_checkpoint(path)
-    own = model.state_dict()
-    head = {k for k in state if k.startswith("fc.") and k in own and own[k].shape != state[k].shape}
-    if head:
-        warnings.warn(f"{path}: classifier has {state['fc.weight'].shape[0]} classes, the task "
-                      f"{own['fc.weight'].shape[0]}; the head starts fresh", stacklevel=2)
-    _load_checked(model, {k: v for k, v in state.items() if k not in head}, path, skip=head)
+    state, _ = model_state_from_checkpoint(resolve_weights(path))
+    state, head = drop_other_head(model, state, path)
+    load_checked(model, state, path, skip=head)
 
 
 def build_model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
@@ -110,6 +89,5 @@ def build_model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, 
     else:
         raise ValueError(f"{path}: no gclenet metadata (classes, input size); pass a run checkpoint or exported weights")
     model = create_model(info["model_name"], num_classes=len(info["classes"]), **info["model_overrides"])
-    state = {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()}
-    _load_checked(model, state, path)
+    load_checked(model, state, path)
     return model.eval(), info

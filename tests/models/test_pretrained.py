@@ -50,7 +50,7 @@ def test_trained_weights_load_by_path_with_their_metadata(random_weights):
 
 
 def test_trained_weights_for_another_class_count_keep_all_but_the_head(random_weights):
-    with pytest.warns(UserWarning, match="classifier starts fresh"):
+    with pytest.warns(UserWarning, match="head starts fresh"):
         model = create_model("gclenet", weights=random_weights, num_classes=3)
     assert model.fc.out_features == 3
     from safetensors.torch import load_file
