@@ -1,0 +1,57 @@
+"""The run's metrics.csv survives resumes, a kill mid-append and a failure mid-rewrite."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from gclenet.training import loggers
+from gclenet.training.loggers import ResumableCSVLogger
+
+
+def log(root, rows: list[dict]) -> None:
+    logger = ResumableCSVLogger(str(root), name="logs", version="")
+    for step, metrics in enumerate(rows):
+        logger.log_metrics(metrics, step=step)
+    logger.save()
+
+
+def read(root) -> list[dict]:
+    with open(root / "logs" / "metrics.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_resumed_logger_appends_and_widens_the_header(tmp_path):
+    log(tmp_path, [{"val_acc": 0.5}])
+    log(tmp_path, [{"val_acc": 0.6, "train_epoch_s": 12.0}])
+    rows = read(tmp_path)
+    assert [r["val_acc"] for r in rows] == ["0.5", "0.6"]
+    assert [r["train_epoch_s"] for r in rows] == ["", "12.0"]
+
+
+def test_a_line_cut_by_a_kill_is_dropped_on_resume(tmp_path):
+    log(tmp_path, [{"val_acc": 0.5}, {"val_acc": 0.55}])
+    path = tmp_path / "logs" / "metrics.csv"
+    path.write_bytes(path.read_bytes()[:-3])  # the kill landed inside the last row
+    log(tmp_path, [{"val_acc": 0.7}])
+    assert [r["val_acc"] for r in read(tmp_path)] == ["0.5", "0.7"]
+
+
+def test_a_failed_header_rewrite_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    log(tmp_path, [{"val_acc": 0.5}, {"val_acc": 0.55}])
+    before = (tmp_path / "logs" / "metrics.csv").read_bytes()
+
+    real_write = loggers.atomic_write_bytes
+
+    def dies_midway(path, write):
+        def half(handle):
+            handle.write(b"train_epoch_s,va")
+            raise KeyboardInterrupt  # stands in for the process dying while it writes
+
+        real_write(path, half)
+
+    monkeypatch.setattr(loggers, "atomic_write_bytes", dies_midway)
+    with pytest.raises(KeyboardInterrupt):
+        log(tmp_path, [{"val_acc": 0.6, "train_epoch_s": 12.0}])
+    assert (tmp_path / "logs" / "metrics.csv").read_bytes() == before
