@@ -52,6 +52,18 @@ def _options(items: list[str] | None) -> dict:
     return apply_overrides({}, items or [])
 
 
+def _metadata(items: list[str] | None) -> dict[str, str]:
+    """``KEY=VALUE`` pairs kept as the text the user typed: a date or "64.39" is a label
+    in the weights' metadata, not a value to convert (and a date is not even JSON)."""
+    pairs = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--meta {item!r}: expected KEY=VALUE")
+        pairs[key] = value
+    return pairs
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
@@ -139,7 +151,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from gclenet.inference import export
 
     if args.format == "safetensors":
-        path = export.export_weights(args.weights, args.out, **_options(args.meta))
+        path = export.export_weights(args.weights, args.out, **_metadata(args.meta))
     elif args.format == "onnx":
         path = export.export_onnx(args.weights, args.out)
     else:

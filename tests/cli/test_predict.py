@@ -103,6 +103,18 @@ def test_export_cli_formats(random_weights, tmp_path):
     assert (tmp_path / "m.pt").stat().st_size > 1_000_000
 
 
+def test_export_metadata_is_kept_as_typed(random_weights, tmp_path):
+    from gclenet.models._pretrained import read_weights_info
+
+    out = tmp_path / "w.safetensors"
+    assert main(["export", "--weights", str(random_weights), "--format", "safetensors", "--out", str(out),
+                 "--meta", "trained=2026-11-24", "--meta", "val_accuracy=64.39", "--meta", "recipe=a=b, c"]) == 0
+    info = read_weights_info(out)
+    assert (info["trained"], info["val_accuracy"], info["recipe"]) == ("2026-11-24", "64.39", "a=b, c")
+    assert main(["export", "--weights", str(random_weights), "--format", "safetensors", "--out", str(out),
+                 "--meta", "no-equals-sign"]) == 2
+
+
 def test_demo_writes_the_photo_and_the_annotated_result(random_weights, tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--weights", str(random_weights), "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
