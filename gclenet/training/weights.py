@@ -28,8 +28,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def model_state_from_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """``(model state dict, metadata)`` of a ``.ckpt``, ``.safetensors`` or plain state dict."""
-    path = Path(path)
+    """``(model state dict, metadata)`` of a ``.ckpt``, ``.safetensors``, plain state dict or
+    shipped tag (``"default"``, ``"fer2013"``)."""
+    path = resolve_weights(path)
     if path.suffix == ".ckpt":
         ckpt = read_checkpoint(path)
         state = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
@@ -52,7 +53,7 @@ def load_init_weights(model: nn.Module, path: str | Path, classes: list[str] | N
     Raises:
         RuntimeError: any other tensor is missing or has another shape (named).
     """
-    state, _ = model_state_from_checkpoint(resolve_weights(path))
+    state, _ = model_state_from_checkpoint(path)
     state, head = drop_other_head(model, state, path)
     load_checked(model, state, path, skip=head)
 

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from gclenet.models import _pretrained, create_model
-from gclenet.training.weights import load_init_weights
+from gclenet.training.weights import build_model_from_checkpoint, load_init_weights
 
 
 @pytest.fixture
@@ -26,3 +26,10 @@ def test_init_from_the_shipped_tag_replaces_only_a_head_of_another_size(shipped,
         load_init_weights(model, tag)
     assert torch.equal(model.layer4[0].conv1.weight, shipped["layer4.0.conv1.weight"].float())
     assert torch.equal(model.fc.weight, head_before)
+
+
+@pytest.mark.parametrize("tag", ["fer2013", "default"])
+def test_every_weights_reader_takes_the_shipped_tags(shipped, tag):
+    model, info = build_model_from_checkpoint(tag)  # what export and the benchmarks read through
+    assert info["classes"][3] == "happy"
+    assert torch.equal(model.layer4[0].conv1.weight, shipped["layer4.0.conv1.weight"].float())
