@@ -167,15 +167,23 @@ def _cmd_cam(args: argparse.Namespace) -> int:
     from gclenet.inference.cam import cam_figure
     from gclenet.inference.recognizer import Recognizer
 
-    recognizers = {"gclenet": Recognizer(args.weights, detector=args.detector, precision="fp32")}
+    from gclenet.data.corruptions import parse_corruption
+
+    try:
+        corruptions = [parse_corruption(spec) for spec in args.corruption or []]
+    except ValueError as err:
+        print(f"gclenet cam: {err}", file=sys.stderr)
+        return 2
+    names = args.names or ["gclenet", "resnet34"]
+    recognizers = {names[0]: Recognizer(args.weights, detector=args.detector, precision="fp32")}
     if args.baseline:
-        recognizers["resnet34"] = Recognizer(args.baseline, detector=args.detector, precision="fp32")
+        recognizers[names[1]] = Recognizer(args.baseline, detector=args.detector, precision="fp32")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     done = 0
     for image in args.images:
         try:
-            print(cam_figure(image, recognizers, out / f"{Path(image).stem}.cam.png"))
+            print(cam_figure(image, recognizers, out / f"{Path(image).stem}.cam.png", corruptions))
             done += 1
         except (ImageLoadError, ValueError) as err:
             print(f"gclenet cam: {err}", file=sys.stderr)
@@ -308,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default="default", help="the gclenet weights (default: shipped)")
     p.add_argument("--baseline", help="a plain ResNet-34 checkpoint to show beside it")
     p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn")
+    p.add_argument("--corruption", action="append", metavar="FAMILY[@SEVERITY]",
+                   help="add a row with the face corrupted, e.g. eyes, mouth, rotation@30 (as in `robustness`)")
+    p.add_argument("--names", nargs=2, metavar=("GCLENET", "BASELINE"), help="column titles of the two models")
     p.set_defaults(func=_cmd_cam)
 
     p = sub.add_parser("ablate", help="train and evaluate every variant of Table 5, 6 or 7 (resumable)")

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
-__all__ = ["Corruption", "CORRUPTION_FAMILIES", "corruption_grid", "EYES", "MOUTH"]
+__all__ = ["Corruption", "CORRUPTION_FAMILIES", "corruption_grid", "parse_corruption", "EYES", "MOUTH"]
 
 EYES = (0.20, 0.48, 0.10, 0.90)  # top, bottom, left, right as fractions
 MOUTH = (0.62, 0.90, 0.22, 0.78)
@@ -110,3 +110,18 @@ def corruption_grid(families: list[str] | None = None) -> list[Corruption]:
         _, severities, fn = CORRUPTION_FAMILIES[family]
         grid += [Corruption(family, s, lambda im, g, fn=fn, s=s: fn(im, s, g)) for s in severities]
     return grid
+
+
+def parse_corruption(spec: str) -> Corruption:
+    """``"rotation@30"`` -> that corruption; a family with one severity may omit it (``"eyes"``)."""
+    family, _, severity = spec.partition("@")
+    if family not in CORRUPTION_FAMILIES:
+        raise ValueError(f"unknown corruption {family!r}; valid: {', '.join(CORRUPTION_FAMILIES)}")
+    unit, severities, fn = CORRUPTION_FAMILIES[family]
+    try:
+        value = float(severity) if severity else (severities[0] if len(severities) == 1 else None)
+    except ValueError:
+        value = None
+    if value is None:
+        raise ValueError(f"corruption {spec!r} needs a severity in {unit}, e.g. {family}@{severities[-1]:g}")
+    return Corruption(family, value, lambda im, g, fn=fn, s=value: fn(im, s, g))

@@ -6,11 +6,13 @@ the face crop through its own preprocessing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from gclenet.data.corruptions import Corruption
 from gclenet.inference.recognizer import ImageInput, Recognizer, to_rgb_array
 
 __all__ = ["grad_cam", "cam_figure"]
@@ -38,8 +40,15 @@ def _overlay(face: np.ndarray, heat: np.ndarray) -> np.ndarray:
     return show_cam_on_image(face.astype(np.float32) / 255.0, heat.astype(np.float32), use_rgb=True)
 
 
-def cam_figure(image: ImageInput, recognizers: dict[str, Recognizer], out: str | Path) -> Path:
-    """Face crop beside each model's Grad-CAM of its own prediction, as one PNG."""
+def cam_figure(image: ImageInput, recognizers: dict[str, Recognizer], out: str | Path,
+               corruptions: Sequence[Corruption] = ()) -> Path:
+    """Face crop beside each model's Grad-CAM of its own prediction, as one PNG.
+
+    Each corruption adds a row with the same crop corrupted (e.g. eyes occluded), to show
+    where the models look when part of the face is gone.
+    """
+    import torch
+
     from gclenet.inference.detection import crop_face
     from gclenet.training.plots import _save, plt
 
@@ -50,14 +59,21 @@ def cam_figure(image: ImageInput, recognizers: dict[str, Recognizer], out: str |
         raise ValueError(f"{image}: no face found (try --detector none for already-cropped faces)")
     face = crop_face(array, faces[0], margin=first.margin if first.detector.name != "none" else 0.0,
                      align=first.align)
-    fig, axes = plt.subplots(1, len(recognizers) + 1, figsize=(3 * (len(recognizers) + 1), 3.3))
-    axes[0].imshow(face)
-    axes[0].set_title("face")
-    for ax, (name, recognizer) in zip(axes[1:], recognizers.items()):
-        heat, index = grad_cam(recognizer, face)
-        probs = recognizer.classify([face])[0]
-        ax.imshow(_overlay(face, heat))
-        ax.set_title(f"{name}: {recognizer.classes[index]} {probs[index]:.0%}")
-    for ax in axes:
-        ax.axis("off")
+    rows = [("face", face)]
+    for corruption in corruptions:
+        corrupted = corruption(torch.from_numpy(np.ascontiguousarray(face)).permute(2, 0, 1), 0)
+        rows.append((corruption.name, corrupted.permute(1, 2, 0).contiguous().numpy()))
+    columns = len(recognizers) + 1
+    fig, axes = plt.subplots(len(rows), columns, figsize=(3 * columns, 3.3 * len(rows)), squeeze=False)
+    for row_axes, (title, crop) in zip(axes, rows):
+        row_axes[0].imshow(crop)
+        row_axes[0].set_title(title)
+        for ax, (name, recognizer) in zip(row_axes[1:], recognizers.items()):
+            heat, index = grad_cam(recognizer, crop)
+            probs = recognizer.classify([crop])[0]
+            ax.imshow(_overlay(crop, heat))
+            ax.set_title(f"{name}: {recognizer.classes[index]} {probs[index]:.0%}")
+        for ax in row_axes:
+            ax.axis("off")
+    fig.tight_layout()
     return _save(fig, out)

@@ -1,6 +1,7 @@
+import pytest
 import torch
 
-from gclenet.data.corruptions import CORRUPTION_FAMILIES, EYES, MOUTH, corruption_grid
+from gclenet.data.corruptions import CORRUPTION_FAMILIES, EYES, MOUTH, corruption_grid, parse_corruption
 
 
 def face(seed=0, size=48):
@@ -50,3 +51,16 @@ def test_grid_lists_every_family():
     assert {c.family for c in corruption_grid()} == set(CORRUPTION_FAMILIES)
     names = [c.name for c in corruption_grid()]
     assert len(names) == len(set(names)) and "rotation@45" in names and "eyes@1" in names
+
+
+def test_parse_corruption_matches_the_grid():
+    grid = {c.name: c for c in corruption_grid()}
+    image = face(3)
+    for spec, name in (("eyes", "eyes@1"), ("rotation@30", "rotation@30"), ("patch@20", "patch@20")):
+        parsed = parse_corruption(spec)
+        assert parsed.name == name
+        assert torch.equal(parsed(image, 5), grid[name](image, 5))
+    assert parse_corruption("patch@35").name == "patch@35"  # severities off the grid are allowed
+    for bad in ("rotation", "sunglasses", "blur@x"):
+        with pytest.raises(ValueError, match="corruption"):
+            parse_corruption(bad)

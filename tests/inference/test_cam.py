@@ -24,3 +24,15 @@ def test_grad_cam_highlights_and_figure(random_weights, tmp_path):
     (tmp_path / "bad.png").write_text("x")
     assert main(["cam", str(tmp_path / "bad.png"), "--out", str(tmp_path / "cams"), "--weights", str(random_weights),
                  "--detector", "none"]) == 1
+
+
+def test_cam_rows_for_corruptions(random_weights, tmp_path):
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (60, 60, 3), dtype=np.uint8)).save(tmp_path / "f.png")
+    args = ["cam", str(tmp_path / "f.png"), "--weights", str(random_weights), "--detector", "none"]
+    assert main(args + ["--out", str(tmp_path / "one")]) == 0
+    assert main(args + ["--out", str(tmp_path / "three"), "--corruption", "eyes", "--corruption", "rotation@30",
+                        "--baseline", str(random_weights), "--names", "a", "b"]) == 0
+    one = Image.open(tmp_path / "one" / "f.cam.png")
+    three = Image.open(tmp_path / "three" / "f.cam.png")
+    assert three.height > 2.5 * one.height and three.width > 1.3 * one.width  # 3 rows, 3 columns vs 1 x 2
+    assert main(args + ["--out", str(tmp_path / "bad"), "--corruption", "rotation"]) == 2
