@@ -93,18 +93,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_curves(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from gclenet.training.plots import plot_run_comparison
+    from gclenet.training.plots import plot_run_comparison, plot_training_curves
 
-    names = args.names or [Path(run).name for run in args.runs]
+    def metrics_files(spec: str) -> list[Path]:
+        parts = [spec] if Path(spec).exists() else spec.split("+")
+        files = [Path(p) / "logs" / "metrics.csv" if Path(p).is_dir() else Path(p) for p in parts]
+        for part, csv in zip(parts, files):
+            if not csv.is_file():
+                raise FileNotFoundError(f"{part}: no metrics.csv; give a run folder (with logs/metrics.csv) or the CSV")
+        return files
+
+    names = args.names or [Path(run.split("+")[0]).name for run in args.runs]
     if len(names) != len(args.runs):
         raise ValueError(f"--names gives {len(names)} names for {len(args.runs)} runs")
-    runs = {}
-    for name, run in zip(names, args.runs):
-        csv = Path(run) / "logs" / "metrics.csv" if Path(run).is_dir() else Path(run)
-        if not csv.is_file():
-            raise FileNotFoundError(f"{run}: no metrics.csv; give a run folder (with logs/metrics.csv) or the CSV")
-        runs[name] = csv
-    plot_run_comparison(runs, args.out, title=args.title)
+    runs = {name: metrics_files(run) for name, run in zip(names, args.runs)}
+    if len(runs) == 1:
+        plot_training_curves(next(iter(runs.values())), args.out, title=args.title or names[0])
+    else:
+        plot_run_comparison(runs, args.out, title=args.title)
     print(f"wrote {args.out}")
     return 0
 
@@ -291,8 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write report.json, confusion matrices and training curves (PNG) here")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("curves", help="validation accuracy and training loss of several runs on shared axes")
-    p.add_argument("runs", nargs="+", help="run folders (or their logs/metrics.csv)")
+    p = sub.add_parser("curves", help="training curves of one run (Fig. 11), or several runs on shared axes")
+    p.add_argument("runs", nargs="+", help="run folders (or their logs/metrics.csv); RUN+CONTINUATION draws a run "
+                   "and one started from its checkpoint end to end. One run: train and validation accuracy and loss; "
+                   "several: validation accuracy and training loss of each")
     p.add_argument("--names", nargs="*", help="legend names (default: the run folders' names)")
     p.add_argument("--title", default="")
     p.add_argument("--out", required=True, help="PNG file")

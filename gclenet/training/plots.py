@@ -16,7 +16,9 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from gclenet.fileio import atomic_write_bytes  # noqa: E402
 
 __all__ = ["plot_complexity", "plot_confusion_matrix", "plot_run_comparison", "plot_training_curves",
-           "read_epoch_metrics"]
+           "read_epoch_metrics", "chain_epoch_metrics"]
+
+MetricsFiles = str | Path | list[str | Path]
 
 
 def _save(fig: plt.Figure, path: str | Path) -> Path:
@@ -61,6 +63,29 @@ def read_epoch_metrics(metrics_csv: str | Path) -> dict[int, dict[str, float]]:
     return dict(sorted(epochs.items()))
 
 
+def chain_epoch_metrics(metrics_csvs: MetricsFiles) -> tuple[dict[int, dict[str, float]], list[int]]:
+    """Per-epoch values of a run and its continuations (e.g. a second cycle started from its
+    last checkpoint), numbered on from each other; also the epochs where each continuation starts."""
+    files = metrics_csvs if isinstance(metrics_csvs, list) else [metrics_csvs]
+    chained: dict[int, dict[str, float]] = {}
+    starts = []
+    for metrics_csv in files:
+        epochs = read_epoch_metrics(metrics_csv)
+        if not epochs:
+            raise ValueError(f"{metrics_csv}: no per-epoch metrics yet")
+        offset = len(chained)
+        if chained:
+            starts.append(offset)
+        chained.update({offset + i: values for i, values in enumerate(epochs.values())})
+    return chained, starts
+
+
+def _mark_continuations(axes: tuple[plt.Axes, ...], starts: list[int]) -> None:
+    for ax in axes:
+        for start in starts:
+            ax.axvline(start + 0.5, color="grey", linestyle=":", linewidth=1)
+
+
 def _save_epoch_axes(fig: plt.Figure, acc_ax: plt.Axes, loss_ax: plt.Axes, path: str | Path, title: str,
                      subtitles: tuple[str, str]) -> Path:
     acc_ax.set(xlabel="epoch", ylabel="accuracy", title=subtitles[0])
@@ -74,11 +99,12 @@ def _save_epoch_axes(fig: plt.Figure, acc_ax: plt.Axes, loss_ax: plt.Axes, path:
     return _save(fig, path)
 
 
-def plot_training_curves(metrics_csv: str | Path, path: str | Path, *, title: str = "") -> Path:
-    """Accuracy (solid) and loss (dashed), train and validation, per epoch: the paper's Fig. 11."""
-    epochs = read_epoch_metrics(metrics_csv)
-    if not epochs:
-        raise ValueError(f"{metrics_csv}: no per-epoch metrics yet")
+def plot_training_curves(metrics_csv: MetricsFiles, path: str | Path, *, title: str = "") -> Path:
+    """Accuracy (solid) and loss (dashed), train and validation, per epoch: the paper's Fig. 11.
+
+    A list of files is one run and its continuations, drawn end to end (dotted line at each start).
+    """
+    epochs, starts = chain_epoch_metrics(metrics_csv)
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for key, label, color in (("train_acc", "train", "tab:green"), ("val_acc", "validation", "tab:olive")):
         xs = [e + 1 for e, m in epochs.items() if key in m]
@@ -86,22 +112,25 @@ def plot_training_curves(metrics_csv: str | Path, path: str | Path, *, title: st
     for key, label, color in (("train_loss_epoch", "train", "tab:green"), ("val_loss", "validation", "tab:olive")):
         xs = [e + 1 for e, m in epochs.items() if key in m]
         loss_ax.plot(xs, [epochs[x - 1][key] for x in xs], color=color, label=label, linestyle="--", marker=".")
+    _mark_continuations((acc_ax, loss_ax), starts)
     return _save_epoch_axes(fig, acc_ax, loss_ax, path, title, ("accuracy", "loss"))
 
 
-def plot_run_comparison(runs: dict[str, str | Path], path: str | Path, *, title: str = "") -> Path:
-    """Validation accuracy and training loss per epoch of several runs on shared axes."""
+def plot_run_comparison(runs: dict[str, MetricsFiles], path: str | Path, *, title: str = "") -> Path:
+    """Validation accuracy and training loss per epoch of several runs on shared axes
+    (a list of files is one run and its continuations)."""
     fig, (acc_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    all_starts: set[int] = set()
     for name, metrics_csv in runs.items():
-        epochs = read_epoch_metrics(metrics_csv)
-        if not epochs:
-            raise ValueError(f"{metrics_csv}: no per-epoch metrics yet")
+        epochs, starts = chain_epoch_metrics(metrics_csv)
+        all_starts.update(starts)
         for ax, key in ((acc_ax, "val_acc"), (loss_ax, "train_loss_epoch")):
             xs = [e + 1 for e, m in epochs.items() if key in m]
             line, = ax.plot(xs, [epochs[x - 1][key] for x in xs], marker=".", label=name)
             if key == "val_acc" and xs:  # the final value: what the run ends with, not its best epoch
                 ax.annotate(f"{epochs[xs[-1] - 1][key]:.1%}", (xs[-1], epochs[xs[-1] - 1][key]),
                             color=line.get_color(), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    _mark_continuations((acc_ax, loss_ax), sorted(all_starts))
     return _save_epoch_axes(fig, acc_ax, loss_ax, path, title, ("validation accuracy", "training loss"))
 
 

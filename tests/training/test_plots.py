@@ -25,6 +25,22 @@ def test_curves_of_two_runs_and_a_missing_one(tmp_path, capsys):
     assert not (tmp_path / "x.png").exists()
 
 
+def test_curves_chain_a_continuation_after_its_run(tmp_path):
+    from gclenet.training.plots import chain_epoch_metrics
+
+    write_metrics(tmp_path / "first" / "logs" / "metrics.csv", [0.3, 0.4, 0.5])
+    write_metrics(tmp_path / "second" / "logs" / "metrics.csv", [0.45, 0.55])
+    files = [tmp_path / "first" / "logs" / "metrics.csv", tmp_path / "second" / "logs" / "metrics.csv"]
+    epochs, starts = chain_epoch_metrics(files)
+    assert [epochs[e]["val_acc"] for e in sorted(epochs)] == [0.3, 0.4, 0.5, 0.45, 0.55] and starts == [3]
+    one, both = tmp_path / "one.png", tmp_path / "both.png"
+    assert main(["curves", str(tmp_path / "first"), "--out", str(one)]) == 0
+    assert main(["curves", f"{tmp_path / 'first'}+{tmp_path / 'second'}", "--out", str(both)]) == 0
+    assert np.asarray(Image.open(both)).std() > 10 and Image.open(both).tobytes() != Image.open(one).tobytes()
+    assert main(["curves", f"{tmp_path / 'first'}+{tmp_path / 'nope'}", "--out", str(tmp_path / "x.png")]) != 0
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_complexity_plot(tmp_path):
     out = tmp_path / "fig14_15.png"
     assert main(["complexity", "--input-size", "32", "--plot", str(out)]) == 0
