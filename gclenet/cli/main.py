@@ -180,10 +180,14 @@ def _cmd_cam(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"gclenet cam: {err}", file=sys.stderr)
         return 2
-    names = args.names or ["gclenet", "resnet34"]
-    recognizers = {names[0]: Recognizer(args.weights, detector=args.detector, precision="fp32")}
-    if args.baseline:
-        recognizers[names[1]] = Recognizer(args.baseline, detector=args.detector, precision="fp32")
+    checkpoints = [args.weights] + (args.baseline or [])
+    names = args.names or ["gclenet"] + (["resnet34"] if len(checkpoints) == 2 else
+                                          [f"model {i}" for i in range(1, len(checkpoints))])
+    if len(names) != len(checkpoints) or len(set(names)) != len(names):
+        print(f"gclenet cam: --names needs {len(checkpoints)} different names (--weights, then each --baseline)",
+              file=sys.stderr)
+        return 2
+    recognizers = {name: Recognizer(c, detector=args.detector, precision="fp32") for name, c in zip(names, checkpoints)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     done = 0
@@ -322,11 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+")
     p.add_argument("--out", required=True, help="folder for one PNG per image")
     p.add_argument("--weights", default="default", help="the gclenet weights (default: shipped)")
-    p.add_argument("--baseline", help="a plain ResNet-34 checkpoint to show beside it")
+    p.add_argument("--baseline", action="append",
+                   help="a checkpoint to show beside it, e.g. plain ResNet-34 (repeat for more columns)")
     p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn")
     p.add_argument("--corruption", action="append", metavar="FAMILY[@SEVERITY]",
                    help="add a row with the face corrupted, e.g. eyes, mouth, rotation@30 (as in `robustness`)")
-    p.add_argument("--names", nargs=2, metavar=("GCLENET", "BASELINE"), help="column titles of the two models")
+    p.add_argument("--names", nargs="+", help="column titles: --weights' model, then each --baseline's")
     p.set_defaults(func=_cmd_cam)
 
     p = sub.add_parser("ablate", help="train and evaluate every variant of Table 5, 6 or 7 (resumable)")

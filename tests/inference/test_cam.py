@@ -36,3 +36,4 @@ def test_cam_rows_for_corruptions(random_weights, tmp_path):
     three = Image.open(tmp_path / "three" / "f.cam.png")
     assert three.height > 2.5 * one.height and three.width > 1.3 * one.width  # 3 rows, 3 columns vs 1 x 2
     assert main(args + ["--out", str(tmp_path / "bad"), "--corruption", "rotation"]) == 2
+    assert main(args + ["--out", str(tmp_path / "bad"), "--baseline", str(random_weights), "--names", "a"]) == 2
