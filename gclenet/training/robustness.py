@@ -67,8 +67,13 @@ def robustness_markdown(report: dict[str, Any]) -> str:
     names = list(report["models"])
     lines = ["| corruption | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     lines.append("| clean | " + " | ".join(f"{report['models'][n]['clean']:.2%}" for n in names) + " |")
+    # Models differ in clean accuracy, so each cell also gives its change from the model's own clean score.
     for key in report["models"][names[0]]["corrupted"]:
-        lines.append(f"| {key} | " + " | ".join(f"{report['models'][n]['corrupted'][key]:.2%}" for n in names) + " |")
+        cells = []
+        for n in names:
+            row = report["models"][n]
+            cells.append(f"{row['corrupted'][key]:.2%} ({100 * (row['corrupted'][key] - row['clean']):+.1f})")
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -81,16 +86,18 @@ def plot_robustness(report: dict[str, Any], path: str | Path) -> Path:
     for key in first["corrupted"]:
         family, severity = key.split("@")
         families.setdefault(family, []).append((float(severity), key))
-    fig, axes = plt.subplots(1, len(families), figsize=(3.2 * len(families), 3.2), squeeze=False)
+    top = max(max([row["clean"], *row["corrupted"].values()]) for row in report["models"].values())
+    fig, axes = plt.subplots(1, len(families), figsize=(3.2 * len(families), 3.4), squeeze=False)
     for ax, (family, points) in zip(axes[0], families.items()):
         for i, (name, row) in enumerate(report["models"].items()):
             colour = f"C{i}"
             xs = [0.0] + [s for s, _ in points]
             ys = [row["clean"]] + [row["corrupted"][k] for _, k in points]
             ax.plot(xs, ys, marker="o", color=colour, label=name)
-        ax.set(title=family, xlabel=report["units"].get(family, "severity"), ylim=(0, 1))
+        ax.set(title=family, xlabel=report["units"].get(family, "severity"), ylim=(0, min(1.0, top + 0.05)))
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("accuracy")
     axes[0][0].legend(fontsize=8)
     fig.suptitle(f"{report['dataset']} {report['split']}: accuracy under corruption (seed {report['seed']})")
+    fig.tight_layout()
     return _save(fig, path)

@@ -40,3 +40,13 @@ def test_robustness_end_to_end(tmp_path, capsys):
     assert a == {**b, "checkpoint": a["checkpoint"]}  # same model, same corrupted images: same numbers
     assert set(a["corrupted"]) == {"eyes@1", "rotation@15", "rotation@30", "rotation@45"}
     assert (out / "robustness.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_robustness_table_gives_change_from_each_models_clean_score():
+    from gclenet.training.robustness import robustness_markdown
+
+    report = {"models": {"weak": {"clean": 0.40, "corrupted": {"eyes@1": 0.30}},
+                         "strong": {"clean": 0.64, "corrupted": {"eyes@1": 0.60}}}}
+    table = robustness_markdown(report)
+    assert "| eyes@1 | 30.00% (-10.0) | 60.00% (-4.0) |" in table
+    assert "| clean | 40.00% | 64.00% |" in table
