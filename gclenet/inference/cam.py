@@ -61,18 +61,18 @@ def cam_figure(image: ImageInput, recognizers: dict[str, Recognizer], out: str |
                      align=first.align)
     rows = [("face", face)]
     for corruption in corruptions:
-        corrupted = corruption(torch.from_numpy(np.ascontiguousarray(face)).permute(2, 0, 1), 0)
+        corrupted = corruption(torch.from_numpy(face.copy()).permute(2, 0, 1), 0)
         rows.append((corruption.name, corrupted.permute(1, 2, 0).contiguous().numpy()))
     columns = len(recognizers) + 1
     fig, axes = plt.subplots(len(rows), columns, figsize=(3 * columns, 3.3 * len(rows)), squeeze=False)
     for row_axes, (title, crop) in zip(axes, rows):
         row_axes[0].imshow(crop)
-        row_axes[0].set_title(title)
+        row_axes[0].set_title(f"\n{title}")
         for ax, (name, recognizer) in zip(row_axes[1:], recognizers.items()):
             heat, index = grad_cam(recognizer, crop)
             probs = recognizer.classify([crop])[0]
             ax.imshow(_overlay(crop, heat))
-            ax.set_title(f"{name}: {recognizer.classes[index]} {probs[index]:.0%}")
+            ax.set_title(f"{name}\n{recognizer.classes[index]} {probs[index]:.0%}")
         for ax in row_axes:
             ax.axis("off")
     fig.tight_layout()
