@@ -22,7 +22,7 @@ from gclenet.models import ABLATION_TABLES
 from gclenet.models.complexity import measure_complexity
 from gclenet.training.config import TrainConfig
 
-__all__ = ["run_ablation", "ablation_markdown", "TABLE_TITLES"]
+__all__ = ["run_ablation", "ablation_markdown", "plot_ablation", "TABLE_TITLES"]
 
 TABLE_TITLES = {
     5: "Table 5: the modules (baseline, +LFA, +MGC, both)",
@@ -81,6 +81,7 @@ def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_ep
     out = Path(out_dir) if out_dir else root
     atomic_write_bytes(out / f"table{table}.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
     atomic_write_bytes(out / f"table{table}.md", lambda f: f.write(ablation_markdown(summary).encode()))
+    plot_ablation(summary, out / f"table{table}.png")
     return summary
 
 
@@ -116,3 +117,32 @@ def ablation_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {len(row['seeds'])} | "
                      f"{row['params_deploy'] / 1e6:.3f} M | {row['macs_deploy'] / 1e6:.0f} M |")
     return "\n".join(lines) + "\n"
+
+
+METRIC_LABELS = {"accuracy": "accuracy", "mean_class_accuracy": "mean class accuracy", "macro_f1": "macro F1"}
+
+
+def plot_ablation(summary: dict[str, Any], path: str | Path) -> Path:
+    """Bars of the seed mean per variant and metric, with each seed's run as a dot: the
+    spread is as visible as the differences it may explain."""
+    from gclenet.training.plots import _save, plt
+
+    rows = summary["rows"]
+    width = 0.8 / len(METRIC_LABELS)
+    fig, ax = plt.subplots(figsize=(1.8 + 1.9 * len(rows), 3.8))
+    for m, (key, label) in enumerate(METRIC_LABELS.items()):
+        xs = [i + (m - (len(METRIC_LABELS) - 1) / 2) * width for i in range(len(rows))]
+        means = [row[key]["mean"] for row in rows]
+        ax.bar(xs, means, width, color=f"C{m}", alpha=0.75, label=label)
+        for x, row in zip(xs, rows):
+            ax.plot([x] * len(row[key]["runs"]), row[key]["runs"], "k.", markersize=5)
+            ax.annotate(f"{row[key]['mean']:.1%}", (x, row[key]["mean"]), textcoords="offset points",
+                        xytext=(0, 4), ha="center", fontsize=7)
+    ax.set_xticks(range(len(rows)), [row["variant"] for row in rows])
+    ax.set(ylabel="on " + str(summary["val_split"]), ylim=(0, min(1.0, 1.15 * max(
+        max(row[k]["runs"]) for row in rows for k in METRIC_LABELS))))
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"{summary['title']}\n{summary['dataset']}, {summary['epochs']} epochs, "
+                 f"{summary['input_size']} px, dots: one seed each", fontsize=9)
+    return _save(fig, path)

@@ -22,6 +22,7 @@ def test_ablate_table5_end_to_end_and_resumable(tmp_path, capsys):
     assert main(args) == 0  # everything finished: nothing is trained again
     assert [p.stat().st_mtime_ns for p in results] == stamps
     assert (root / "table5.md").read_text().startswith("### Table 5")
+    assert (root / "table5.png").read_bytes()[:4] == b"\x89PNG"
     assert all(json.loads(p.read_text())["checkpoint"].endswith("last.ckpt") for p in results)  # no pick on val
 
 
