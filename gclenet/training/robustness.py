@@ -87,8 +87,12 @@ def plot_robustness(report: dict[str, Any], path: str | Path) -> Path:
         family, severity = key.split("@")
         families.setdefault(family, []).append((float(severity), key))
     top = max(max([row["clean"], *row["corrupted"].values()]) for row in report["models"].values())
-    fig, axes = plt.subplots(1, len(families), figsize=(3.2 * len(families), 3.4), squeeze=False)
-    for ax, (family, points) in zip(axes[0], families.items()):
+    columns = min(4, len(families))
+    rows = -(-len(families) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.2 * rows + 0.6), squeeze=False)
+    for ax in axes.flat[len(families):]:
+        ax.axis("off")
+    for ax, (family, points) in zip(axes.flat, families.items()):
         for i, (name, row) in enumerate(report["models"].items()):
             colour = f"C{i}"
             xs = [0.0] + [s for s, _ in points]
@@ -96,8 +100,11 @@ def plot_robustness(report: dict[str, Any], path: str | Path) -> Path:
             ax.plot(xs, ys, marker="o", color=colour, label=name)
         ax.set(title=family, xlabel=report["units"].get(family, "severity"), ylim=(0, min(1.0, top + 0.05)))
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("accuracy")
-    axes[0][0].legend(fontsize=8)
+    for row in axes:
+        row[0].set_ylabel("accuracy")
+    # One legend for the figure, under the panels: the lines are the same in every panel.
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(f"{report['dataset']} {report['split']}: accuracy under corruption (seed {report['seed']})")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return _save(fig, path)
