@@ -1,7 +1,7 @@
-"""Per-epoch wall time and training throughput, logged beside accuracy and loss.
+"""Training callbacks: per-epoch timing and stochastic weight averaging.
 
 Lightning's ``ThroughputMonitor`` logs a rolling window of eight metrics every step and
-wants a FLOP count; a run report needs one number per epoch, so this is smaller.
+wants a FLOP count; a run report needs one number per epoch, so ``EpochTimer`` is smaller.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import time
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.callbacks import WeightAveraging
 
-__all__ = ["EpochTimer"]
+__all__ = ["EpochTimer", "EpochWeightAveraging"]
 
 
 class EpochTimer(L.Callback):
@@ -38,3 +39,29 @@ class EpochTimer(L.Callback):
         pl_module.log("train_epoch_s", seconds, on_epoch=True, sync_dist=True, reduce_fx="max")
         pl_module.log("train_images_per_s", self._images * trainer.world_size / seconds, on_epoch=True,
                       sync_dist=True)
+
+
+class EpochWeightAveraging(WeightAveraging):
+    """SWA (Izmailov et al., 2018): the equal average of the weights after each epoch from
+    ``start_epoch`` (0-based) on. BatchNorm statistics are averaged with the weights.
+
+    Lightning validates before ``on_train_epoch_end``, so an average taken there would
+    lag validation and the epoch's checkpoint by one epoch; it is taken after the epoch's
+    last optimizer step instead.
+    """
+
+    def __init__(self, start_epoch: int = 0) -> None:
+        super().__init__()
+        if start_epoch < 0:
+            raise ValueError(f"optim.swa_start_epoch must be >= 0, got {start_epoch}")
+        self.start_epoch = start_epoch
+        self._trainer: L.Trainer | None = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._trainer = trainer
+        super().setup(trainer, pl_module, stage)
+
+    def should_update(self, step_idx: int | None = None, epoch_idx: int | None = None) -> bool:
+        trainer = self._trainer
+        return (step_idx is not None and trainer is not None and trainer.is_last_batch
+                and trainer.current_epoch >= self.start_epoch)

@@ -48,10 +48,13 @@ class OptimConfig:
     nesterov: bool = False
     weight_decay: float = 5e-4
     label_smoothing: float = 0.0
-    schedule: str = "step"  # "step" (the paper: /10 every step_epochs) or "cosine"
+    schedule: str = "step"  # "step" (the paper: /10 every step_epochs), "cosine" or "constant"
     step_epochs: int = 20
     gamma: float = 0.1
-    warmup_epochs: float = 0.0  # linear warm-up (cosine and step)
+    warmup_epochs: float = 0.0  # linear warm-up (every schedule)
+    # Stochastic weight averaging: from this 0-based epoch on, the weights after every
+    # epoch are averaged; validation and checkpoints then hold the average. None: off.
+    swa_start_epoch: int | None = None
 
 
 @dataclass

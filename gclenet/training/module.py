@@ -36,7 +36,9 @@ def lr_factor(step: int, *, total_steps: int, steps_per_epoch: int, schedule: st
     if schedule == "cosine":
         progress = (step - warmup) / max(1, total_steps - warmup)
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-    raise ValueError(f"optim.schedule must be 'step' or 'cosine', got {schedule!r}")
+    if schedule == "constant":
+        return 1.0
+    raise ValueError(f"optim.schedule must be 'step', 'cosine' or 'constant', got {schedule!r}")
 
 
 class FERClassifier(L.LightningModule):

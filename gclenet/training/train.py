@@ -13,7 +13,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from gclenet.data.datamodule import FERDataModule
 from gclenet.hardware import resolve_precision
 from gclenet.fileio import atomic_write_bytes
-from gclenet.training.callbacks import EpochTimer
+from gclenet.training.callbacks import EpochTimer, EpochWeightAveraging
 from gclenet.training.checkpoint_io import AtomicCheckpointIO
 from gclenet.training.config import TrainConfig
 from gclenet.training.loggers import ResumableCSVLogger
@@ -49,6 +49,9 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max",
                            enable_version_counter=False)
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", enable_version_counter=False)
+    callbacks: list[L.Callback] = [best, latest, LearningRateMonitor(logging_interval="epoch"), EpochTimer()]
+    if config.optim.swa_start_epoch is not None:
+        callbacks.append(EpochWeightAveraging(config.optim.swa_start_epoch))
     trainer = L.Trainer(
         default_root_dir=run_dir,
         max_epochs=trainer_cfg.max_epochs,
@@ -62,7 +65,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
         log_every_n_steps=trainer_cfg.log_every_n_steps,
         deterministic=trainer_cfg.deterministic,
         enable_progress_bar=trainer_cfg.progress_bar,
-        callbacks=[best, latest, LearningRateMonitor(logging_interval="epoch"), EpochTimer()],
+        callbacks=callbacks,
         logger=[
             ResumableCSVLogger(run_dir, name="logs", version="", flush_logs_every_n_steps=1),
             TensorBoardLogger(run_dir, name="tensorboard", version=""),
