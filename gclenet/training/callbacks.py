@@ -45,9 +45,9 @@ class EpochWeightAveraging(WeightAveraging):
     """SWA (Izmailov et al., 2018): the equal average of the weights after each epoch from
     ``start_epoch`` (0-based) on. BatchNorm statistics are averaged with the weights.
 
-    Lightning validates before ``on_train_epoch_end``, so an average taken there would
-    lag validation and the epoch's checkpoint by one epoch; it is taken after the epoch's
-    last optimizer step instead.
+    Lightning validates before ``on_train_epoch_end``, so an average taken there would be
+    validated (and ``best.ckpt`` chosen on it) one epoch late; it is taken after the
+    epoch's last optimizer step instead.
     """
 
     def __init__(self, start_epoch: int = 0) -> None:
