@@ -15,22 +15,11 @@ import json
 import torch
 from scipy.stats import binomtest
 
-from gclenet.data.dataset import FERDataset
-from gclenet.data.registry import get_dataset_spec, read_split
-from gclenet.data.transforms import build_transform
-from gclenet.models import reparameterize_model
-from gclenet.training.evaluate import predict_dataset
-from gclenet.training.weights import build_model_from_checkpoint
+from gclenet.training.evaluate import predict_checkpoint
 
 
 def correct_per_image(checkpoint: str, dataset: str, root: str, split: str) -> torch.Tensor:
-    model, info = build_model_from_checkpoint(checkpoint)
-    model = reparameterize_model(model, inplace=True).eval().to(memory_format=torch.channels_last)
-    classes = info["classes"]
-    transform = build_transform(info["input_size"], train=False, mean=tuple(info["mean"]), std=tuple(info["std"]))
-    data = FERDataset(read_split(dataset, root, split, classes), classes, transform,
-                      grayscale=get_dataset_spec(dataset).grayscale, cache=True)
-    probs, labels = predict_dataset(model, data, progress=False)
+    probs, labels, _, _ = predict_checkpoint(checkpoint, dataset, root, split=split, progress=False)
     return probs.argmax(1) == labels
 
 

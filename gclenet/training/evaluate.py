@@ -23,7 +23,7 @@ from gclenet.data.transforms import build_transform
 from gclenet.models import reparameterize_model
 from gclenet.training.weights import build_model_from_checkpoint
 
-__all__ = ["predict_dataset", "classification_report", "evaluate_checkpoint"]
+__all__ = ["predict_dataset", "predict_checkpoint", "classification_report", "evaluate_checkpoint"]
 
 
 @torch.inference_mode()
@@ -85,6 +85,21 @@ def evaluate_checkpoint(
     batch_size: int = 128, options: dict[str, Any] | None = None, progress: bool = True, precision: str = "fp32",
 ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` (a run's .ckpt or exported weights) on ``dataset``'s ``split``."""
+    probs, labels, classes, skipped = predict_checkpoint(
+        checkpoint, dataset, root, split=split, tta=tta, batch_size=batch_size, options=options,
+        progress=progress, precision=precision)
+    report = classification_report(probs, labels, classes)
+    report.update(checkpoint=str(checkpoint), dataset=dataset, root=str(root), split=split, tta=tta or "none",
+                  precision=precision, skipped=skipped)
+    return report
+
+
+def predict_checkpoint(
+    checkpoint: str | Path, dataset: str, root: str | Path, *, split: str = "test", tta: str | None = None,
+    batch_size: int = 128, options: dict[str, Any] | None = None, progress: bool = True, precision: str = "fp32",
+) -> tuple[Tensor, Tensor, list[str], list[str]]:
+    """Probabilities and labels of every image of ``dataset``'s ``split`` under the deploy
+    form of ``checkpoint``; also its class list and the unreadable files skipped."""
     model, info = build_model_from_checkpoint(checkpoint)
     model = reparameterize_model(model, inplace=True).to(memory_format=torch.channels_last)
     classes = info["classes"]
@@ -93,7 +108,4 @@ def evaluate_checkpoint(
     data = FERDataset(samples, classes, transform, grayscale=get_dataset_spec(dataset).grayscale, cache=True)
     probs, labels = predict_dataset(model, data, batch_size=batch_size, tta=tta, progress=progress,
                                     precision=precision)
-    report = classification_report(probs, labels, classes)
-    report.update(checkpoint=str(checkpoint), dataset=dataset, root=str(root), split=split, tta=tta or "none",
-                  precision=precision, skipped=data.skipped)
-    return report
+    return probs, labels, classes, data.skipped

@@ -8,14 +8,10 @@ import shutil
 import pytest
 import torch
 
-from gclenet.data.dataset import FERDataset
-from gclenet.data.registry import get_dataset_spec, read_split
-from gclenet.data.transforms import build_transform
 from gclenet.training.config import config_from_dict
-from gclenet.training.evaluate import predict_dataset
+from gclenet.training.evaluate import predict_checkpoint
 from gclenet.training.module import lr_factor
 from gclenet.training.train import train
-from gclenet.training.weights import build_model_from_checkpoint
 from tests.data.layouts import class_folders
 
 CLASSES = {"angry": 6, "happy": 6, "neutral": 6}
@@ -60,11 +56,7 @@ def test_checkpoint_holds_the_average_of_epoch_weights_across_resume(tmp_path):
 def test_validation_scores_the_average_that_the_checkpoint_holds(tmp_path):
     last = tmp_path / "runs" / "swa" / "checkpoints" / "last.ckpt"
     train(tiny_config(tmp_path, max_epochs=3, swa_start_epoch=0))
-    model, info = build_model_from_checkpoint(last)
-    samples = read_split("folder", tmp_path / "data", "test", list(CLASSES))
-    data = FERDataset(samples, list(CLASSES), build_transform(32, train=False),
-                      grayscale=get_dataset_spec("folder").grayscale)
-    probs, labels = predict_dataset(model.eval(), data, progress=False)
+    probs, labels, _, _ = predict_checkpoint(last, "folder", tmp_path / "data", progress=False)
     loss = -probs[torch.arange(len(labels)), labels].log().mean().item()
     with open(tmp_path / "runs" / "swa" / "logs" / "metrics.csv") as f:
         logged = [float(row["val_loss"]) for row in csv.DictReader(f) if row["val_loss"]]
