@@ -20,7 +20,7 @@ import yaml
 from gclenet.fileio import atomic_write_bytes
 from gclenet.models import ABLATION_TABLES
 from gclenet.models.complexity import measure_complexity
-from gclenet.training.config import TrainConfig
+from gclenet.training.config import TrainConfig, config_from_dict
 
 __all__ = ["run_ablation", "ablation_markdown", "plot_ablation", "TABLE_TITLES"]
 
@@ -37,6 +37,15 @@ def _config_hash(config: TrainConfig) -> str:
         values.pop(key)
     values["model"].pop("name")
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _finished_run_hash(run_dir: Path, result: dict[str, Any]) -> str:
+    # Re-read the run's saved config with today's defaults: a setting added to gclenet after the
+    # run (off by default) must not make a finished run look like another config.
+    saved = run_dir / "config.yaml"
+    if saved.is_file():
+        return _config_hash(config_from_dict(yaml.safe_load(saved.read_text())))
+    return result["config_hash"]
 
 
 def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_epochs: int | None = None,
@@ -61,7 +70,7 @@ def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_ep
             result_file = cfg.run_dir / "result.json"
             if result_file.is_file():
                 result = json.loads(result_file.read_text())
-                if result["config_hash"] != digest:
+                if _finished_run_hash(cfg.run_dir, result) != digest:
                     raise ValueError(f"{cfg.run_dir} was trained with another config; pick another run_name")
                 runs.append(result)
                 continue

@@ -21,6 +21,19 @@ def test_ablate_table5_end_to_end_and_resumable(tmp_path, capsys):
     assert len(results) == 4
     assert main(args) == 0  # everything finished: nothing is trained again
     assert [p.stat().st_mtime_ns for p in results] == stamps
+    # A run saved before a setting existed (here SWA, off by default) is still the same config...
+    saved = root / "resnet34_seed0" / "config.yaml"
+    saved.write_text(saved.read_text().replace("  swa_start_epoch: null\n", ""))
+    assert "swa_start_epoch" not in saved.read_text()
+    result_file = saved.parent / "result.json"
+    old_result = json.loads(result_file.read_text())
+    result_file.write_text(json.dumps({**old_result, "config_hash": "hashed-without-swa"}))
+    stamps = [p.stat().st_mtime_ns for p in results]
+    assert main(args) == 0
+    assert [p.stat().st_mtime_ns for p in results] == stamps
+    # ...but a changed setting is refused, not silently mixed into the table.
+    assert main(args + ["optim.lr=0.123"]) != 0
+    assert "trained with another config" in capsys.readouterr().err
     assert (root / "table5.md").read_text().startswith("### Table 5")
     assert (root / "table5.png").read_bytes()[:4] == b"\x89PNG"
     assert all(json.loads(p.read_text())["checkpoint"].endswith("last.ckpt") for p in results)  # no pick on val
