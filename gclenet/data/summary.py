@@ -40,7 +40,7 @@ def summarize_dataset(name: str, root: str | Path, *, classes: list[str] | None 
     classes = list(classes or spec.classes)
     splits: dict[str, dict[str, int]] = {}
     unreadable: list[str] = []
-    seen: list[list] = []
+    seen: list[list[tuple[Path, int]]] = []
     errors = []
     for split in spec.splits:
         try:
@@ -48,9 +48,12 @@ def summarize_dataset(name: str, root: str | Path, *, classes: list[str] | None 
         except DatasetLayoutError as err:
             errors.append(str(err))
             continue
-        if any(samples == other for other in seen):  # e.g. FER2013 folders: val/ serves val and test
+        # e.g. FER2013 folders: val/ serves val and test. Only files can be the same twice:
+        # pixels read from a CSV are one split's rows (and arrays cannot be compared with ==).
+        files = [(s.source, s.label) for s in samples if isinstance(s.source, Path)]
+        if files and files in seen:
             continue
-        seen.append(samples)
+        seen.append(files)
         dataset = FERDataset(samples, classes, grayscale=spec.grayscale)
         if check_images:  # then only readable images are counted
             dataset = FERDataset(list(readable_samples(dataset, unreadable, desc=f"check {split}", progress=progress)),

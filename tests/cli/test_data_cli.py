@@ -3,7 +3,7 @@
 import json
 
 from gclenet.cli.main import main
-from tests.data.layouts import class_folders
+from tests.data.layouts import class_folders, fer2013_csv
 
 
 def test_summary_counts_and_names_the_corrupt_file(tmp_path, capsys):
@@ -23,6 +23,17 @@ def test_summary_counts_and_names_the_corrupt_file(tmp_path, capsys):
     assert main(["data", "summary", "--dataset", "fer2013", "--root", str(root)]) == 0
     text = capsys.readouterr().out
     assert "unreadable:" in text and "broken.jpg" in text
+
+
+def test_summary_of_the_original_csv_with_equal_public_and_private_tests(tmp_path, capsys):
+    rows = [(3, "Training"), (3, "Training"), (0, "Training"), (3, "PublicTest"), (6, "PrivateTest")]
+    fer2013_csv(tmp_path, rows)
+    assert main(["data", "summary", "--dataset", "fer2013", "--root", str(tmp_path), "--json"]) == 0
+    splits = json.loads(capsys.readouterr().out)["splits"]
+    assert splits["train"]["happy"] == 2 and splits["train"]["angry"] == 1
+    tests = [s for s in splits if s != "train"]
+    assert len(tests) == 2  # PublicTest and PrivateTest are different images, though equally many
+    assert sorted(splits[s]["happy"] + splits[s]["neutral"] for s in tests) == [1, 1]
 
 
 def test_summary_of_a_wrong_layout_is_one_line_and_fails(tmp_path, capsys):
