@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,12 +115,48 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
             value = _build(hint, value, f"{where}{name}.")
         elif typing.get_origin(hint) is tuple and isinstance(value, list):
             value = tuple(value)
+        else:
+            value = _coerce(value, hint, where + name)
         kwargs[name] = value
     return cls(**kwargs)
 
 
-def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``a.b=value`` strings (values parsed as YAML) to a nested dict."""
+def _scalar_kinds(hint: Any) -> list[type] | None:
+    """The scalar types a field takes (``float | None`` -> [float]); None for anything else."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    kinds = [a for a in args if a is not type(None)]
+    return kinds if kinds and all(k in (str, int, float, bool) for k in kinds) else None
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    # YAML reads "1e-3" as text and a date as a date: convert by the field's type here, so a
+    # wrong type fails now with the key named, not epochs later inside the optimizer.
+    kinds = _scalar_kinds(hint)
+    if kinds is None or value is None or type(value) in kinds:
+        return value
+    if isinstance(value, bool) or bool in kinds:
+        pass  # booleans are never converted to or from numbers
+    elif float in kinds and isinstance(value, int):
+        return float(value)
+    elif isinstance(value, str):
+        for kind in (int, float):
+            if kind in kinds:
+                try:
+                    return kind(value)
+                except ValueError:
+                    pass
+    elif str in kinds and isinstance(value, (int, float, datetime.date)):
+        return str(value)
+    expected = " or ".join({str: "text", int: "an integer", float: "a number", bool: "true/false"}[k] for k in kinds)
+    raise ValueError(f"config key {key}: expected {expected}, got {value!r}")
+
+
+def apply_overrides(values: dict[str, Any], overrides: list[str], schema: type | None = None) -> dict[str, Any]:
+    """Apply ``a.b=value`` strings (values parsed as YAML) to a nested dict.
+
+    With ``schema`` (a config dataclass), a text field keeps exactly what was typed:
+    ``run_name=0001`` is the name "0001", not the number 1.
+    """
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -129,8 +167,20 @@ def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, A
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ValueError(f"override {item!r}: {part} is not a section")
-        node[leaf] = yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
+        if value is not None and _scalar_kinds(_field_hint(schema, key.split("."))) == [str]:
+            value = raw
+        node[leaf] = value
     return values
+
+
+def _field_hint(schema: type | None, path: list[str]) -> Any:
+    hint: Any = schema
+    for part in path:
+        if not dataclasses.is_dataclass(hint):
+            return None
+        hint = typing.get_type_hints(hint).get(part)
+    return hint
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
@@ -143,7 +193,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         values = yaml.safe_load(path.read_text()) or {}
         if not isinstance(values, dict):
             raise ValueError(f"{path}: a config must be a YAML mapping")
-    return config_from_dict(apply_overrides(values, overrides or []))
+    return config_from_dict(apply_overrides(values, overrides or [], TrainConfig))
 
 
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:

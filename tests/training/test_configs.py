@@ -29,3 +29,20 @@ def test_overrides_and_unknown_keys():
         load_config(None, ["optim.lrr=0.1"])
     with pytest.raises(ValueError, match="key.sub=value"):
         apply_overrides({}, ["optim.lr"])
+
+
+def test_values_take_the_fields_type_and_a_wrong_type_names_the_key(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: 1e-3\n  momentum: 1\n")  # YAML reads 1e-3 as text
+    config = load_config(path, ["run_name=0001", "trainer.max_epochs=3", "data.max_train_images=500",
+                                "trainer.limit_train_batches=0.5", "output_dir=2024-05-01"])
+    assert config.optim.lr == 0.001 and isinstance(config.optim.momentum, float)
+    assert config.run_name == "0001" and config.output_dir == "2024-05-01"
+    assert config.trainer.max_epochs == 3 and config.trainer.limit_train_batches == 0.5
+    assert load_config(None, ["data.classes=null"]).data.classes is None
+    with pytest.raises(ValueError, match="optim.lr: expected a number, got 'fast'"):
+        load_config(None, ["optim.lr=fast"])
+    with pytest.raises(ValueError, match="trainer.max_epochs: expected an integer"):
+        load_config(None, ["trainer.max_epochs=2.5"])
+    with pytest.raises(ValueError, match="optim.nesterov: expected true/false"):
+        load_config(None, ["optim.nesterov=1"])
