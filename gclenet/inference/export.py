@@ -56,13 +56,18 @@ def export_onnx(weights: str | Path, out: str | Path, *, opset: int = 18) -> Pat
     example = torch.zeros(2, 3, size, size)  # not 1: torch.export specialises a batch of 1
     out = Path(out)
     tmp = out.with_name(f".{out.name}.tmp")
-    torch.onnx.export(model, (example,), str(tmp), input_names=["input"], output_names=["logits"],
-                      dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=opset, dynamo=True,
-                      verbose=False)
-    proto = onnx.load(str(tmp))
+    try:
+        # One self-contained file: the weights are far below ONNX's 2 GB limit, and torch's
+        # default (external_data=True) would leave a weights file beside the temporary one.
+        torch.onnx.export(model, (example,), str(tmp), input_names=["input"], output_names=["logits"],
+                          dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=opset, dynamo=True,
+                          external_data=False, verbose=False)
+        proto = onnx.load(str(tmp))
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(f"{tmp.name}.data").unlink(missing_ok=True)
     entry = proto.metadata_props.add()
     entry.key, entry.value = "gclenet", json.dumps(info)
-    tmp.unlink()
     atomic_write_bytes(out, lambda handle: handle.write(proto.SerializeToString()))
     return out
 

@@ -11,7 +11,10 @@ pytest.importorskip("onnxscript")
 
 @pytest.fixture(scope="module")
 def onnx_file(random_weights):
-    return export_onnx(random_weights, random_weights.with_suffix(".onnx"))
+    before = set(random_weights.parent.iterdir())
+    path = export_onnx(random_weights, random_weights.with_suffix(".onnx"))
+    assert set(random_weights.parent.iterdir()) - before == {path}  # one self-contained file, nothing left over
+    return path
 
 
 @pytest.mark.parametrize("batch", [1, 7])
