@@ -137,33 +137,40 @@ def run_predict(args: argparse.Namespace) -> int:
         if recognizer.skipped_small:
             _warn(f"skipped {recognizer.skipped_small} face(s) smaller than {args.min_face_size} px")
     progress.close()
+    video_stems: set[str] = set()
     for path in videos:
         from gclenet.inference.video import analyse_video
 
+        stem, n = path.stem, 1
+        while stem in video_stems:  # a/clip.mp4 and b/clip.mp4 must not overwrite each other's outputs
+            stem, n = f"{path.stem}_{n}", n + 1
+        video_stems.add(stem)
         try:
-            records.append(analyse_video(recognizer, path, out=out, every=args.every))
+            records.append(analyse_video(recognizer, path, out=out, every=args.every, stem=stem))
         except (OSError, ValueError) as err:
             _warn(str(err))
             failures += 1
     if args.csv:
-        _write_csv(Path(args.csv), records, recognizer.classes)
+        _write_csv(Path(args.csv), [r for r in records if r.get("type") != "video"], recognizer.classes)
+        if videos:
+            _warn("--csv lists the faces of images; a video's per-frame rows go to <stem>.frames.csv under --out")
     if args.json:
         print(json.dumps(records, indent=2))
-    elif not videos:
+    else:  # videos have printed their summaries to stderr
         for record in records:
-            labels = ", ".join(f"{f['label']} ({f['probs'][f['label']]:.0%})" for f in record["faces"]) or "no face"
-            print(shown(f"{record['file']}: {labels}"))
+            if record.get("type") != "video":
+                labels = ", ".join(f"{f['label']} ({f['probs'][f['label']]:.0%})" for f in record["faces"]) or "no face"
+                print(shown(f"{record['file']}: {labels}"))
     return 0 if records else 1
 
 
 def _write_csv(path: Path, records: list[dict[str, Any]], classes: list[str]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["file", "frame", "face", "x1", "y1", "x2", "y2", "score", "label", *classes])
+    writer.writerow(["file", "face", "x1", "y1", "x2", "y2", "score", "label", *classes])
     for record in records:
-        frames = record.get("frames") or [{"frame": "", "faces": record.get("faces", [])}]
-        for frame in frames:
-            for i, face in enumerate(frame["faces"]):
-                writer.writerow([record["file"], frame["frame"], i, *face["box"], face["score"], face["label"],
-                                 *(f"{face['probs'][c]:.5f}" for c in classes)])
-    atomic_write_bytes(path, lambda handle: handle.write(buffer.getvalue().encode()))
+        for i, face in enumerate(record["faces"]):
+            writer.writerow([record["file"], i, *face["box"], face["score"], face["label"],
+                             *(f"{face['probs'][c]:.5f}" for c in classes)])
+    # surrogateescape: a file name that is not valid UTF-8 is written back as the bytes it was
+    atomic_write_bytes(path, lambda handle: handle.write(buffer.getvalue().encode("utf-8", "surrogateescape")))

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from gclenet.fileio import atomic_write_bytes
 from gclenet.inference.recognizer import FacePrediction, Recognizer
 
 __all__ = ["analyse_video", "run_webcam", "plot_video_probabilities"]
@@ -30,11 +31,12 @@ def _cv2():
 
 
 def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None, every: int = 1,
-                  batch_size: int = 8, progress: bool = True) -> dict[str, Any]:
+                  batch_size: int = 8, progress: bool = True, stem: str | None = None) -> dict[str, Any]:
     """Analyse every ``every``-th frame of ``path``; returns a summary record.
 
     With ``out``: ``<stem>.annotated.mp4``, ``<stem>.frames.csv`` (one row per analysed
-    frame) and ``<stem>.probabilities.png`` (expression probabilities over time).
+    frame), ``<stem>.probabilities.png`` (expression probabilities over time) and
+    ``<stem>.summary.txt``; ``stem`` defaults to the video's file name without suffix.
 
     Raises:
         ValueError: the file cannot be opened as a video.
@@ -44,24 +46,29 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
     if not capture.isOpened():
         raise ValueError(f"{path}: cannot open as a video (not a video, or a codec OpenCV lacks); "
                          "convert it to H.264 MP4 or check the file")
-    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    if not 1.0 <= fps <= 240.0:  # 0, NaN, or the 1000 fps that browser-recorded WebM files report
+        fps = 25.0
+    total = int(max(capture.get(cv2.CAP_PROP_FRAME_COUNT), 0)) or None  # some containers report < 0
     every = max(1, every)
+    stem = stem or path.stem
     classes = recognizer.classes
     writer = rows = csv_handle = None
     tmp_video = tmp_csv = None
     if out:
         out.mkdir(parents=True, exist_ok=True)
-        tmp_csv = out / f".{path.stem}.frames.csv.tmp"
+        tmp_csv = out / f".{stem}.frames.csv.tmp"
         csv_handle = open(tmp_csv, "w", newline="")
         rows = csv.writer(csv_handle)
         rows.writerow(["frame", "time_s", "faces", "label", *classes])
     counts: Counter[str] = Counter()
-    analysed = broken = index = 0
+    analysed = broken = failed_reads = index = 0
     last_faces: list[FacePrediction] = []
     # Frames wait here in order until the batch of frames to analyse is full; frames
-    # between analysed ones are drawn with the latest faces. At most batch_size * every.
+    # between analysed ones are drawn with the latest faces. Capped, so that a large
+    # --every cannot hold thousands of frames: then batches are just smaller.
     pending: list[tuple[int, np.ndarray, bool]] = []
+    max_pending = 4 * batch_size
 
     def flush() -> None:
         nonlocal analysed, last_faces
@@ -87,20 +94,24 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
         while True:
             ok, bgr = capture.read()
             if not ok:
-                if total and index < total - 1 and broken < 25:  # a broken frame: skip it, go on
-                    broken += 1
+                # Maybe a broken frame (skip it, go on), maybe the end: containers often
+                # announce more frames than they hold. Only a later good frame tells.
+                if total and index < total - 1 and failed_reads < 25:
+                    failed_reads += 1
                     index += 1
                     continue
+                index -= failed_reads
                 break
+            broken, failed_reads = broken + failed_reads, 0
             frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             if out and writer is None:
-                tmp_video = out / f".{path.stem}.annotated.mp4.tmp.mp4"
+                tmp_video = out / f".{stem}.annotated.mp4.tmp.mp4"
                 height, width = frame.shape[:2]
                 writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
             analyse = index % every == 0
             if analyse or writer is not None:  # unanalysed frames are kept only to be drawn
                 pending.append((index, frame, analyse))
-            if sum(a for _, _, a in pending) >= batch_size:
+            if sum(a for _, _, a in pending) >= batch_size or len(pending) >= max_pending:
                 flush()
             index += 1
             bar.update(1)
@@ -121,12 +132,14 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
     record: dict[str, Any] = {"file": str(path), "type": "video", "fps": fps, "frames": index,
                               "frames_analysed": analysed, "broken_frames": broken, "summary": summary}
     if out:
-        os.replace(tmp_csv, out / f"{path.stem}.frames.csv")
+        os.replace(tmp_csv, out / f"{stem}.frames.csv")
         if tmp_video is not None:
-            os.replace(tmp_video, out / f"{path.stem}.annotated.mp4")
-        plot_video_probabilities(out / f"{path.stem}.frames.csv", out / f"{path.stem}.probabilities.png", classes)
-        record["outputs"] = [str(out / f"{path.stem}.{s}") for s in ("annotated.mp4", "frames.csv", "probabilities.png")]
-        (out / f"{path.stem}.summary.txt").write_text(_summary_text(record))
+            os.replace(tmp_video, out / f"{stem}.annotated.mp4")
+        plot_video_probabilities(out / f"{stem}.frames.csv", out / f"{stem}.probabilities.png", classes)
+        record["outputs"] = [str(out / f"{stem}.{s}") for s in ("annotated.mp4", "frames.csv", "probabilities.png",
+                                                                "summary.txt")]
+        text = _summary_text(record).encode("utf-8", "surrogateescape")
+        atomic_write_bytes(out / f"{stem}.summary.txt", lambda handle: handle.write(text))
     print(_summary_text(record), file=sys.stderr)
     if broken:
         print(f"gclenet predict: {path}: {broken} broken frame(s) skipped", file=sys.stderr)

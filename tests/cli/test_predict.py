@@ -89,6 +89,46 @@ def test_video_is_streamed_with_outputs(random_weights, tmp_path, capsys):
     assert (out / "clip.probabilities.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def write_video(path, frames, size=(64, 48)):
+    cv2 = pytest.importorskip("cv2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, size)
+    for i in range(frames):
+        writer.write(np.full((size[1], size[0], 3), (i * 20) % 256, dtype=np.uint8))
+    writer.release()
+    return path
+
+
+def test_videos_beside_images_with_csv_and_same_names(random_weights, tmp_path, capsys):
+    (image,) = write_faces(tmp_path / "in", 1)
+    first, second = write_video(tmp_path / "a" / "clip.mp4", 4), write_video(tmp_path / "b" / "clip.mp4", 4)
+    out = tmp_path / "out"
+    code = main(["predict", str(image), str(first), str(second), "--weights", str(random_weights), "--detector",
+                 "none", "--csv", str(tmp_path / "faces.csv"), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.out.startswith(f"{image}: ")  # the image's line is printed though videos came too
+    rows = list(csv.DictReader(open(tmp_path / "faces.csv")))
+    assert [r["file"] for r in rows] == [str(image)]
+    assert "frames.csv" in captured.err
+    for stem in ("clip", "clip_1"):  # the second clip.mp4 does not overwrite the first one's outputs
+        assert (out / f"{stem}.frames.csv").is_file() and (out / f"{stem}.summary.txt").is_file()
+
+
+def test_a_large_every_does_not_hold_the_frames_between(random_weights, tmp_path, monkeypatch):
+    from gclenet.inference.recognizer import Recognizer
+    from gclenet.inference.video import analyse_video
+
+    video = write_video(tmp_path / "long.mp4", 64)
+    recognizer = Recognizer(random_weights, detector="none")
+    batches = []
+    original = recognizer.predict_batch
+    monkeypatch.setattr(recognizer, "predict_batch", lambda frames: batches.append(len(frames)) or original(frames))
+    record = analyse_video(recognizer, video, out=tmp_path / "out", every=30, batch_size=8, progress=False)
+    assert record["frames"] == 64 and record["frames_analysed"] == 3  # frames 0, 30, 60
+    assert batches == [2, 1]  # flushed after 32 held frames, not after 8 analysed ones (240 held)
+
+
 def test_unreadable_video(random_weights, tmp_path, capsys):
     fake = tmp_path / "broken.mp4"
     fake.write_bytes(b"\x00" * 100)

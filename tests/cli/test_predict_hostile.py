@@ -31,6 +31,9 @@ def test_non_utf8_names_in_text_and_json_output(random_weights, tmp_path, capsys
     assert "visage_" in capsys.readouterr().out
     assert main(["predict", str(path), "--weights", str(random_weights), "--detector", "none", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 1
+    table = tmp_path / "faces.csv"
+    assert main(["predict", str(path), "--weights", str(random_weights), "--detector", "none", "--csv", str(table)]) == 0
+    assert b"visage_\xe9.png" in table.read_bytes()  # the name's own bytes, as in the folder
 
 
 def test_video_with_a_broken_frame(random_weights, tmp_path, capsys):
