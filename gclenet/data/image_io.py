@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageLoadError", "load_image", "IMAGE_SUFFIXES"]
+__all__ = ["ImageLoadError", "load_image", "upright_image", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"})
 
@@ -19,6 +19,20 @@ class ImageLoadError(ValueError):
     def __init__(self, path: str | Path, reason: str) -> None:
         self.path, self.reason = str(path), reason
         super().__init__(f"{path}: {reason}")
+
+
+def upright_image(img: Image.Image, mode: str = "RGB") -> Image.Image:
+    """``img`` as a file of it would be read: EXIF orientation applied, 16-bit scaled to
+    8, transparency over white, converted to ``mode``."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        img = Image.fromarray((arr / max(arr.max(), 1.0) * 255).astype(np.uint8))
+    elif img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, img)
+    return img.convert(mode)
 
 
 def load_image(path: str | Path, mode: str = "RGB") -> Image.Image:
@@ -37,15 +51,7 @@ def load_image(path: str | Path, mode: str = "RGB") -> Image.Image:
             with Image.open(path) as img:
                 img.seek(0)  # first frame of animations
                 img.load()
-                img = ImageOps.exif_transpose(img)
-                if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-                    arr = np.asarray(img, dtype=np.float64)
-                    img = Image.fromarray((arr / max(arr.max(), 1.0) * 255).astype(np.uint8))
-                elif img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-                    img = img.convert("RGBA")
-                    background = Image.new("RGBA", img.size, (255, 255, 255, 255))
-                    img = Image.alpha_composite(background, img)
-                return img.convert(mode)
+                return upright_image(img, mode)
     except ImageLoadError:
         raise
     except FileNotFoundError:

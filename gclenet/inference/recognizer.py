@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gclenet.data.image_io import load_image
+from gclenet.data.image_io import load_image, upright_image
 from gclenet.inference.detection import Face, FaceDetector, create_detector, crop_face
 from gclenet.models._pretrained import resolve_weights, shipped_weights_path
 
@@ -52,8 +52,8 @@ def to_rgb_array(image: ImageInput) -> np.ndarray:
     """RGB uint8 ``(H, W, 3)`` from a path, PIL image or array (gray or RGB)."""
     if isinstance(image, (str, Path)):
         return np.asarray(load_image(image, "RGB"))
-    if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
+    if isinstance(image, Image.Image):  # treated as its file would be: the same photo, the same faces
+        return np.asarray(upright_image(image, "RGB"))
     array = np.asarray(image)
     if array.dtype != np.uint8:
         raise ValueError(f"image arrays must be uint8, got {array.dtype}")

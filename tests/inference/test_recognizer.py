@@ -41,6 +41,19 @@ def test_inputs_paths_pil_gray_and_batches(random_weights, tmp_path):
     assert by_array[0].probs == pytest.approx(by_pil[0].probs, abs=1e-5)
     assert len(recognizer.predict(image[..., 0])) == 1  # grayscale array
     flipped = Recognizer(random_weights, detector="none", precision="fp32", tta=True).predict(image)[0]
+    # A phone photo stored sideways with an EXIF turn, and a transparent PNG: opened with PIL
+    # they give what their files give.
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    rotated = tmp_path / "phone.jpg"
+    Image.fromarray(image[:, :40]).save(rotated, exif=exif)
+    transparent = tmp_path / "cut.png"
+    rgba = np.dstack([image, np.where(np.arange(image.shape[1]) < 10, 0, 255).astype(np.uint8)[None, :].repeat(
+        image.shape[0], 0)])
+    Image.fromarray(rgba, "RGBA").save(transparent)
+    for file in (rotated, transparent):
+        from_file, from_pil = recognizer.predict_batch([file, Image.open(file)])
+        assert from_file[0].box == from_pil[0].box and from_file[0].probs == pytest.approx(from_pil[0].probs, abs=1e-5)
     assert flipped.probs != pytest.approx(by_array[0].probs, abs=1e-5)
 
 
