@@ -60,27 +60,30 @@ def read_class_folders(
     Raises:
         DatasetLayoutError: no class folder, or no image in any of them.
     """
-    wanted = index_of(classes)
+    # Class names compare as the class list does: expression names canonically ("Happy" is
+    # happy), your own names without regard to case ("Frown/" is the class "frown").
+    wanted = {_class_key(name): index for name, index in index_of(classes).items()}
     samples: list[Sample] = []
     class_dirs = sorted(p for p in split_dir.iterdir() if p.is_dir())
     if not class_dirs:
         raise DatasetLayoutError(f"{split_dir}: no class folders; expected {expected}")
     for folder in class_dirs:
-        if folder_to_class is not None:
-            name = folder_to_class.get(folder.name)
-        else:
-            try:
-                name = canonical_name(folder.name)
-            except KeyError:
-                name = folder.name
-        if name is None or name not in wanted:
+        name = folder_to_class.get(folder.name) if folder_to_class is not None else folder.name
+        if name is None or _class_key(name) not in wanted:
             continue
-        samples += [Sample(path, wanted[name], subject_of(path)) for path in list_images(folder)]
+        samples += [Sample(path, wanted[_class_key(name)], subject_of(path)) for path in list_images(folder)]
     if not samples:
         raise DatasetLayoutError(
             f"{split_dir}: no images in folders named after the classes {list(classes)}; expected {expected}"
         )
     return samples
+
+
+def _class_key(name: str) -> str:
+    try:
+        return canonical_name(name)
+    except KeyError:
+        return name.casefold()
 
 
 def subject_of(path: Path) -> str | None:

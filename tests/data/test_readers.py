@@ -105,6 +105,10 @@ def test_custom_classes_from_plain_folders(tmp_path):
     samples = read_split("folder", tmp_path, "train", ["smile", "no_smile"],
                          class_map={"Smile": "smile", "NoSmile": "no_smile"})
     assert Counter(s.label for s in samples) == {0: 2, 1: 3}
+    # the map's class names and folder names compare as the class list does
+    samples = read_split("folder", tmp_path, "train", ["grin", "happy"], class_map={"Smile": "Happy", "NoSmile": "GRIN"})
+    assert Counter(s.label for s in samples) == {1: 2, 0: 3}
+    assert Counter(s.label for s in read_split("folder", tmp_path, "train", ["smile", "nosmile"])) == {0: 2, 1: 3}
 
 
 def test_wrong_layouts_say_what_was_expected(tmp_path):
