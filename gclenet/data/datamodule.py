@@ -71,6 +71,11 @@ class FERDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
             self.train_set = self._dataset(self.cfg.train_split, train=True)
+            missing = [name for name, n in self.train_set.class_counts().items() if n == 0]
+            if missing:
+                log.warning("no training images of class(es) %s in %s: those outputs will not be learned; "
+                            "check the class folder names, data.classes or the options' class_map",
+                            ", ".join(missing), self.cfg.root if self.cfg.dataset != "mix" else "the mix")
         if stage in (None, "fit", "validate") and self.val_set is None:
             self.val_set = self._dataset(self.cfg.val_split, train=False)
 
@@ -81,9 +86,13 @@ class FERDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         replicas, rank = self._world()
         sampler = DistributedSampler(self.train_set, num_replicas=replicas, rank=rank, shuffle=True, seed=self.seed)
+        # Workers are started anew each epoch, seeded from the main process's RNG, which a
+        # checkpoint restores: persistent workers would carry their own augmentation RNG
+        # across epochs, and a resumed run would not see the same augmentations.
         return DataLoader(
-            self.train_set, batch_size=self.cfg.batch_size, sampler=sampler, drop_last=True,
-            num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0,
+            self.train_set, batch_size=self.cfg.batch_size, sampler=sampler,
+            drop_last=len(sampler) >= self.cfg.batch_size,  # a set smaller than a batch is one batch, not none
+            num_workers=self.cfg.num_workers, persistent_workers=False,
         )
 
     def val_dataloader(self) -> DataLoader:

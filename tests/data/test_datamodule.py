@@ -1,0 +1,22 @@
+"""The DataModule's loaders on small or mismatched folders."""
+
+import logging
+
+from gclenet.data.datamodule import FERDataModule
+from gclenet.training.config import DataConfig
+from tests.data.layouts import class_folders
+
+
+def test_a_set_smaller_than_a_batch_still_trains_and_an_empty_class_is_named(tmp_path, caplog):
+    class_folders(tmp_path / "train", {"smile": 3, "frown": 2})
+    class_folders(tmp_path / "test", {"smile": 1, "frown": 1})
+    config = DataConfig(dataset="folder", root=str(tmp_path), classes=["smile", "frown", "yawn"], batch_size=64,
+                        input_size=16)
+    datamodule = FERDataModule(config, seed=0)
+    with caplog.at_level(logging.WARNING):
+        datamodule.setup("fit")
+    assert "no training images of class(es) yawn" in caplog.text
+    batches = list(datamodule.train_dataloader())
+    assert len(batches) == 1 and batches[0][0].shape[0] == 5  # one batch of all 5, not zero batches
+    config.batch_size = 2
+    assert len(datamodule.train_dataloader()) == 2  # full batches only, once there are enough images
