@@ -44,8 +44,11 @@ def read_affectnet(root: str | Path, split: str, classes: Sequence[str] = BASIC_
         reader = csv.DictReader(handle)
         if not {"subDirectory_filePath", "expression"} <= set(reader.fieldnames or ()):
             raise DatasetLayoutError(f"{csv_path}: columns {reader.fieldnames}; expected {LAYOUT}")
-        for row in reader:
-            name = AFFECTNET_LABELS.get(int(row["expression"]))
+        for row_number, row in enumerate(reader, start=2):
+            code = (row["expression"] or "").strip()
+            if not code.lstrip("-").isdigit():
+                raise DatasetLayoutError(f"{csv_path}:{row_number}: expression {code!r}, expected a code 0-10")
+            name = AFFECTNET_LABELS.get(int(code))
             if name in wanted:
                 samples.append(Sample(image_dir / row["subDirectory_filePath"], wanted[name]))
     return samples

@@ -51,10 +51,20 @@ def read_fer2013(root: str | Path, split: str, classes: Sequence[str] = BASIC_CL
         for row_number, row in enumerate(reader, start=2):
             if row["Usage"] not in _USAGE[split]:
                 continue
-            name = BASIC_CLASSES[int(row["emotion"])]
+            emotion = row["emotion"].strip()
+            if not (emotion.isdigit() and int(emotion) < len(BASIC_CLASSES)):
+                raise DatasetLayoutError(f"{csv_path}:{row_number}: emotion {emotion!r}, expected 0-6 "
+                                         f"({', '.join(BASIC_CLASSES)})")
+            name = BASIC_CLASSES[int(emotion)]
             if name not in wanted:
                 continue
-            pixels = np.array(row["pixels"].split(), dtype=np.uint8)
+            try:
+                pixels = np.array(row["pixels"].split(), dtype=np.int64)
+            except ValueError:
+                pixels = np.array([-1])
+            if pixels.min(initial=0) < 0 or pixels.max(initial=0) > 255:
+                raise DatasetLayoutError(f"{csv_path}:{row_number}: pixels must be whole numbers 0-255")
+            pixels = pixels.astype(np.uint8)
             if pixels.size != 48 * 48:
                 raise DatasetLayoutError(f"{csv_path}:{row_number}: {pixels.size} pixels, expected 2304 (48x48)")
             samples.append(Sample(pixels.reshape(48, 48), wanted[name]))

@@ -33,6 +33,20 @@ def test_fer2013_csv_maps_each_emotion_and_usage(tmp_path):
     assert train[0].source.shape == (48, 48)
 
 
+@pytest.mark.parametrize("emotion, pixels, message", [
+    ("7", None, "emotion '7', expected 0-6"), ("", None, "emotion '', expected 0-6"),
+    ("3", "300 " * 2304, "pixels must be whole numbers 0-255"), ("3", "a " * 2304, "pixels must be whole numbers 0-255"),
+])
+def test_fer2013_csv_bad_row_names_the_file_and_row(tmp_path, emotion, pixels, message):
+    root = fer2013_csv(tmp_path, [(0, "Training"), (0, "Training")])
+    lines = (root / "fer2013.csv").read_text().splitlines()
+    good_pixels = lines[2].split(",")[1]
+    lines[2] = f"{emotion},{(pixels or good_pixels).strip()},Training"
+    (root / "fer2013.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DatasetLayoutError, match=rf"fer2013.csv:3: {message}"):
+        read_split("fer2013", root, "train")
+
+
 def test_fer2013_folders_accept_val_as_test(tmp_path):
     class_folders(tmp_path / "train", {"angry": 2, "happy": 3, "neutral": 1})
     class_folders(tmp_path / "val", {"sad": 2, "surprise": 1})
@@ -98,6 +112,10 @@ def test_affectnet_csv(tmp_path):
         "subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal\n"
         "1/a.jpg,0,0,10,10,,3,0,0\n2/b.jpg,0,0,10,10,,9,0,0\n")
     assert by_class(read_split("affectnet", tmp_path, "val")) == {"surprise": 1}  # code 9 (uncertain) skipped
+    with open(tmp_path / "validation.csv", "a") as handle:
+        handle.write("2/b.jpg,0,0,10,10,,,0,0\n")
+    with pytest.raises(DatasetLayoutError, match="validation.csv:4: expression ''"):
+        read_split("affectnet", tmp_path, "val")
 
 
 def test_custom_classes_from_plain_folders(tmp_path):
