@@ -64,8 +64,11 @@ def _read_original(root: Path, classes: Sequence[str], last_frames: int, neutral
         frames = list_images(images / subject / sequence)
         if not frames:
             raise DatasetLayoutError(f"{images / subject / sequence}: no frames for {label_file.name}")
+        # The onset frame is neutral: it never carries the sequence's emotion when it is
+        # also taken as neutral, however short the sequence.
+        peak = frames[1:] if neutral_first_frame else frames
         if name in wanted:
-            samples += [Sample(f, wanted[name], subject) for f in frames[-last_frames:]]
+            samples += [Sample(f, wanted[name], subject) for f in peak[len(peak) - min(last_frames, len(peak)):]]
         if neutral_first_frame and "neutral" in wanted:
             samples.append(Sample(frames[0], wanted["neutral"], subject))
     if not samples:
@@ -86,6 +89,8 @@ def read_ckplus(
     neutral_first_frame: bool = False,
 ) -> list[Sample]:
     root = Path(root)
+    if last_frames < 1:
+        raise ValueError(f"last_frames must be 1 or more (the labelled peak frames of each sequence), got {last_frames}")
     if (root / "cohn-kanade-images").is_dir() and (root / "Emotion").is_dir():
         samples = _read_original(root, classes, last_frames, neutral_first_frame)
     elif root.is_dir():

@@ -95,6 +95,13 @@ def test_ckplus_original_release_last_frames_and_neutral(tmp_path):
     happy = [s for s in samples if CANONICAL_CLASSES[s.label] == "happy"]
     assert sorted(s.source.name for s in happy) == ["S010_002_00000004.png", "S010_002_00000005.png"]
     assert {s.subject for s in samples} == {"S005", "S010", "S011"}
+    # a sequence shorter than last_frames: its onset frame is neutral only, never also happy
+    short = read_split("ckplus", ckplus_original(tmp_path / "short", {("S020", "001"): 5}, frames=2), "all",
+                       last_frames=3, neutral_first_frame=True)
+    assert sorted((s.source.name, CANONICAL_CLASSES[s.label]) for s in short) == [
+        ("S020_001_00000001.png", "neutral"), ("S020_001_00000002.png", "happy")]
+    with pytest.raises(ValueError, match="last_frames must be 1 or more"):
+        read_split("ckplus", root, "all", last_frames=0)
 
 
 def test_affectnet_numeric_folders_seven_and_eight_classes(tmp_path):
