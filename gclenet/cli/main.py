@@ -235,7 +235,7 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     from gclenet.data.check import check_dataset
 
     report = check_dataset(args.dataset, args.root, train_split=args.train_split, test_split=args.test_split,
-                           options=_options(args.option), progress=not args.json)
+                           classes=args.classes, options=_options(args.option), progress=not args.json)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -379,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", required=True)
     p.add_argument("--train-split", default="train")
     p.add_argument("--test-split", default="test")
+    p.add_argument("--classes", nargs="*", help="class list (default: the data set's)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_data_check)

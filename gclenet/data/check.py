@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from gclenet.data.classes import class_list
 from gclenet.data.dataset import FERDataset, Sample
 from gclenet.data.folders import DatasetLayoutError
 from gclenet.data.registry import get_dataset_spec, read_split
@@ -29,13 +30,18 @@ def _digest(sample: Sample) -> str:
 
 
 def check_dataset(name: str, root: str | Path, *, train_split: str = "train", test_split: str = "test",
-                  options: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
-    """Health report; ``report["leak"]`` is true when train and test share images or subjects."""
+                  classes: list[str] | None = None, options: dict[str, Any] | None = None,
+                  progress: bool = True) -> dict[str, Any]:
+    """Health report; ``report["leak"]`` is true when train and test share images or subjects.
+
+    ``classes``: the task's class list (default: the data set's), e.g. your own for ``folder``.
+    """
     spec = get_dataset_spec(name)
+    classes = list(class_list(classes) if classes else spec.classes)
     splits = {}
     for split in (train_split, test_split):
         try:
-            splits[split] = read_split(name, root, split, None, **(options or {}))
+            splits[split] = read_split(name, root, split, classes, **(options or {}))
         except DatasetLayoutError:
             if split == train_split:
                 raise
@@ -43,9 +49,9 @@ def check_dataset(name: str, root: str | Path, *, train_split: str = "train", te
     unreadable: list[str] = []
     counts: dict[str, dict[str, int]] = {}
     for split, samples in splits.items():
-        dataset = FERDataset(samples, spec.classes, grayscale=spec.grayscale)
+        dataset = FERDataset(samples, classes, grayscale=spec.grayscale)
         readable = list(readable_samples(dataset, unreadable, desc=f"check {split}", progress=progress))
-        counts[split] = FERDataset(readable, spec.classes, grayscale=spec.grayscale).class_counts()
+        counts[split] = FERDataset(readable, classes, grayscale=spec.grayscale).class_counts()
         for sample in readable:
             owners[_digest(sample)].append((split, sample.name))
     cross = [files for files in owners.values() if len({s for s, _ in files}) > 1]

@@ -8,6 +8,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from gclenet.data.classes import class_list
 from gclenet.data.dataset import FERDataset, Sample
 from gclenet.data.folders import DatasetLayoutError
 from gclenet.data.image_io import ImageLoadError
@@ -37,7 +38,7 @@ def summarize_dataset(name: str, root: str | Path, *, classes: list[str] | None 
         DatasetLayoutError: not one split of the data set could be read under ``root``.
     """
     spec = get_dataset_spec(name)
-    classes = list(classes or spec.classes)
+    classes = list(class_list(classes) if classes else spec.classes)  # "Anger" is angry, as in training
     splits: dict[str, dict[str, int]] = {}
     unreadable: list[str] = []
     seen: list[list[tuple[Path, int]]] = []

@@ -36,6 +36,17 @@ def test_summary_of_the_original_csv_with_equal_public_and_private_tests(tmp_pat
     assert sorted(splits[s]["happy"] + splits[s]["neutral"] for s in tests) == [1, 1]
 
 
+def test_summary_and_check_take_class_lists_as_training_does(tmp_path, capsys):
+    class_folders(tmp_path / "train", {"angry": 2, "happy": 1, "smile": 3, "frown": 1})
+    class_folders(tmp_path / "test", {"angry": 1, "smile": 1, "frown": 1}, prefix="t")
+    assert main(["data", "summary", "--dataset", "folder", "--root", str(tmp_path), "--classes", "Anger", "Happiness",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["splits"]["train"] == {"angry": 2, "happy": 1}
+    # (the generated images are all alike, so check also reports a train/test leak and exits 1)
+    main(["data", "check", "--dataset", "folder", "--root", str(tmp_path), "--classes", "smile", "frown", "--json"])
+    assert json.loads(capsys.readouterr().out)["counts"]["train"] == {"smile": 3, "frown": 1}
+
+
 def test_summary_of_a_wrong_layout_is_one_line_and_fails(tmp_path, capsys):
     (tmp_path / "flat").mkdir()
     (tmp_path / "flat" / "a.jpg").write_bytes(b"")
