@@ -43,12 +43,18 @@ def summarize_dataset(name: str, root: str | Path, *, classes: list[str] | None 
     unreadable: list[str] = []
     seen: list[list[tuple[Path, int]]] = []
     errors = []
-    for split in spec.splits:
+    for split in (*spec.splits, "all"):  # "all": a flat <class>/ tree, tried when no split is found
+        if split == "all" and splits:
+            break
         try:
             samples = read_split(name, root, split, classes, **(options or {}))
         except DatasetLayoutError as err:
             errors.append(str(err))
             continue
+        except ValueError:
+            if split == "all":  # the data set has no such split
+                continue
+            raise
         # e.g. FER2013 folders: val/ serves val and test. Only files can be the same twice:
         # pixels read from a CSV are one split's rows (and arrays cannot be compared with ==).
         files = [(s.source, s.label) for s in samples if isinstance(s.source, Path)]

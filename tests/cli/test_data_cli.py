@@ -45,6 +45,10 @@ def test_summary_and_check_take_class_lists_as_training_does(tmp_path, capsys):
     # (the generated images are all alike, so check also reports a train/test leak and exits 1)
     main(["data", "check", "--dataset", "folder", "--root", str(tmp_path), "--classes", "smile", "frown", "--json"])
     assert json.loads(capsys.readouterr().out)["counts"]["train"] == {"smile": 3, "frown": 1}
+    # a flat <class>/ tree (FED-RO as distributed) is summarised as the split "all"
+    assert main(["data", "summary", "--dataset", "fed_ro", "--root", str(tmp_path / "train"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["splits"] == {"all": {"angry": 2, "disgust": 0, "fear": 0, "happy": 1,
+                                                                     "sad": 0, "surprise": 0, "neutral": 0}}
 
 
 def test_summary_of_a_wrong_layout_is_one_line_and_fails(tmp_path, capsys):
