@@ -100,6 +100,8 @@ class AsymmetricConvBlock(nn.Module):
         if not kernels:
             raise ValueError("an asymmetric conv block needs at least one kernel")
         shapes = [parse_kernel(k) for k in kernels]
+        if len(set(shapes)) != len(shapes):  # branches are named by shape: a repeat would vanish silently
+            raise ValueError(f"kernels {tuple(kernels)} repeat a shape; each branch needs its own")
         self.kernel_size = (max(h for h, _ in shapes), max(w for _, w in shapes))
         self.branches = nn.ModuleDict(
             {

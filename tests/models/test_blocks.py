@@ -33,6 +33,8 @@ def test_kernel_helpers_reject_nonsense():
             parse_kernel(bad)
     with pytest.raises(ValueError):
         pad_kernel_to(torch.zeros(1, 1, 3, 3), (2, 2))
+    with pytest.raises(ValueError, match="repeat a shape"):
+        AsymmetricConvBlock(4, ("3x3", "1x3", "3x3"))
 
 
 def test_lfa_quadrants_are_independent():

@@ -79,10 +79,15 @@ def test_forward_backward_every_parameter_learns(name):
     out = model(x)
     assert out.shape == (4, 3) and torch.isfinite(out).all()
     out.logsumexp(1).sum().backward()
+    # Two biases cannot learn, exactly as in the original ACMix: the positional bias adds the
+    # same q.b to every key of a query (softmax drops it), and the conv-path bias is removed by
+    # the batch norm after it. Their gradients are rounding noise (~1e-8), so not asserted.
+    gradient_free = ("mixer.pos_proj.bias", "mixer.conv_shift.bias")
     for pname, param in model.named_parameters():
         assert param.grad is not None, pname
         assert torch.isfinite(param.grad).all(), pname
-        assert param.grad.abs().sum() > 0, pname
+        if not pname.endswith(gradient_free):
+            assert param.grad.abs().sum() > 0, pname
 
 
 def test_zero_initialised_branches_start_as_the_backbone():
