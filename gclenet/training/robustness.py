@@ -10,9 +10,10 @@ from tqdm import tqdm
 
 from gclenet.data.corruptions import CORRUPTION_FAMILIES, EYES, MOUTH, Corruption, corruption_grid
 from gclenet.data.dataset import FERDataset
-from gclenet.data.registry import get_dataset_spec, read_split
+from gclenet.data.registry import read_split
 from gclenet.data.transforms import build_transform
 from gclenet.models import reparameterize_model
+from gclenet.training.evaluate import decode_grayscale
 from gclenet.training.weights import build_model_from_checkpoint
 
 __all__ = ["evaluate_robustness", "plot_robustness", "robustness_markdown"]
@@ -44,14 +45,22 @@ def evaluate_robustness(checkpoints: list[str | Path], dataset: str, root: str |
                                                              {c.family for c in grid}},
         "models": {},
     }
+    if names and len(names) != len(checkpoints):
+        raise ValueError(f"{len(names)} name(s) for {len(checkpoints)} checkpoint(s); give one --name per --checkpoint")
     names = names or [Path(c).parent.parent.name if Path(c).suffix == ".ckpt" else Path(c).stem for c in checkpoints]
     if len(set(names)) != len(names):
         names = [f"{n}#{i}" for i, n in enumerate(names)]
+    first_classes = None
     for name, checkpoint in zip(names, checkpoints):
         model, info = build_model_from_checkpoint(checkpoint)
         model = reparameterize_model(model, inplace=True).to(memory_format=torch.channels_last)
+        # Corruption seeds go by image index: the models must read the very same images.
+        first_classes = first_classes or info["classes"]
+        if info["classes"] != first_classes:
+            raise ValueError(f"{checkpoint}: classes {info['classes']} differ from {first_classes}; robustness "
+                             "compares models on the same images, so give checkpoints of one class list")
         samples = read_split(dataset, root, split, info["classes"], **(options or {}))
-        data = FERDataset(samples, info["classes"], grayscale=get_dataset_spec(dataset).grayscale, cache=True)
+        data = FERDataset(samples, info["classes"], grayscale=decode_grayscale(dataset, info), cache=True)
         images = [data.load(i) for i in range(len(data))]
         labels = torch.tensor(data.targets)
         transform = build_transform(info["input_size"], train=False, mean=tuple(info["mean"]), std=tuple(info["std"]))

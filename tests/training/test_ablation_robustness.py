@@ -64,3 +64,12 @@ def test_robustness_table_gives_change_from_each_models_clean_score():
     table = robustness_markdown(report)
     assert "| eyes@1 | 30.00% (-10.0) | 60.00% (-4.0) |" in table
     assert "| clean | 40.00% | 64.00% |" in table
+
+
+def test_robustness_refuses_names_that_do_not_match_the_checkpoints(random_weights, tmp_path):
+    import pytest
+
+    from gclenet.training.robustness import evaluate_robustness
+
+    with pytest.raises(ValueError, match="1 name\\(s\\) for 2 checkpoint"):
+        evaluate_robustness([random_weights, random_weights], "folder", tmp_path, names=["only one"])

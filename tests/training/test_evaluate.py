@@ -29,3 +29,33 @@ def test_bf16_autocast_is_recorded_and_close_to_fp32(random_weights, faces):
 def test_unknown_precision_is_refused(random_weights, faces):
     with pytest.raises(ValueError, match="precision"):
         evaluate_checkpoint(random_weights, "folder", faces, split="test", progress=False, precision="fp8")
+
+
+def test_mean_class_accuracy_is_over_the_classes_the_split_has():
+    import torch
+
+    from gclenet.training.evaluate import classification_report
+
+    labels = torch.tensor([0, 0, 1, 1])
+    probs = torch.nn.functional.one_hot(torch.tensor([0, 0, 1, 2]), 7).float()  # class 2 predicted, never true
+    report = classification_report(probs, labels, [f"c{i}" for i in range(7)])
+    assert report["accuracy"] == 0.75 and report["mean_class_accuracy"] == 0.75  # (1 + 0.5) / 2, not / 3
+
+
+def test_a_grayscale_model_sees_colour_faces_as_the_recognizer_shows_them(random_weights, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from gclenet.inference.recognizer import Recognizer
+    from gclenet.training.evaluate import predict_checkpoint
+
+    folder = tmp_path / "test" / "happy"
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(3):
+        paths.append(folder / f"colour_{i}.png")
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(paths[-1])
+    probs, _, classes, _ = predict_checkpoint(random_weights, "folder", tmp_path, split="test", progress=False)
+    recognizer = Recognizer(random_weights, detector="none", precision="fp32")
+    expected = [[faces[0].probs[c] for c in classes] for faces in recognizer.predict_batch(paths)]
+    np.testing.assert_allclose(probs.numpy(), expected, atol=1e-4)
