@@ -69,7 +69,9 @@ def build_app(recognizer: Recognizer, *, examples: list[str] | None = None):
         gr.Markdown("## gclenet: facial expression recognition\nUpload a photo or use the webcam; every face "
                     "found is boxed and labelled (GCLENet, " + ", ".join(recognizer.classes) + ").")
         with gr.Row():
-            upload = gr.Image(sources=["upload", "webcam"], type="filepath", label="photo")
+            # image_mode=None: Gradio hands over the uploaded file as it is; with a mode it would
+            # decode and convert it first, unguarded, before our decompression-bomb check.
+            upload = gr.Image(sources=["upload", "webcam"], type="filepath", image_mode=None, label="photo")
             upload.preprocess = _readable_errors(upload.preprocess, gr.Error)
             shown = gr.Image(type="numpy", label="faces", elem_id="annotated")
         button = gr.Button("Recognise", variant="primary", elem_id="recognise")

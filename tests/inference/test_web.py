@@ -52,3 +52,17 @@ def test_api_good_corrupt_oversized_then_good_again(server, tmp_path):
 
     again = client.predict(handle_file(str(face)), api_name="/predict")
     assert again[2]["faces"]  # still serving
+
+
+def test_uploads_reach_our_guarded_decoder_as_they_are(random_weights, tmp_path):
+    from gradio.data_classes import ImageData
+
+    from gclenet.inference.recognizer import Recognizer
+    from gclenet.inference.web import build_app
+
+    app = build_app(Recognizer(random_weights, detector="none", precision="fp32"))
+    (upload,) = [b for b in app.blocks.values() if isinstance(b, gr.Image) and b.type == "filepath"]
+    gray = tmp_path / "gray.png"
+    Image.fromarray(np.zeros((40, 40), dtype=np.uint8)).save(gray)
+    # Not converted to RGB and re-saved by Gradio (which it does unguarded): the same file comes through.
+    assert upload.preprocess(ImageData(path=str(gray), orig_name="gray.png")) == str(gray)
