@@ -19,6 +19,7 @@ import numpy as np
 
 from gclenet.data.image_io import load_image
 from gclenet.data.registry import read_split
+from gclenet.fileio import atomic_write_bytes
 from gclenet.inference.recognizer import Recognizer
 
 
@@ -73,7 +74,7 @@ def main() -> None:
             print(f"{setting:<12} accuracy {row['accuracy']:.4f}  top-1 differs from {args.settings[0]} on "
                   f"{row['top1_differs_from_first']:.2%}  {row['images_per_s']:.0f} images/s  ({len(preds)} images)")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        atomic_write_bytes(args.json, lambda handle: handle.write(json.dumps(results, indent=2).encode()))
 
 
 if __name__ == "__main__":

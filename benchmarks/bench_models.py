@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from gclenet.models import create_model, list_models, reparameterize_model
+from gclenet.fileio import atomic_write_bytes
 from gclenet.hardware import fast_bf16_available
 
 SETTINGS = {224: 32, 112: 64}  # input size -> batch
@@ -120,8 +121,7 @@ def main() -> None:
         for name, ms in profile.items():
             print(f"  {name:<30}{ms:>9.1f}")
     if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+        atomic_write_bytes(args.json, lambda handle: handle.write(json.dumps(results, indent=2).encode()))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from pathlib import Path
 
 from bench_video import _random_weights, _rss_mb
 
+from gclenet.fileio import atomic_write_bytes
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -70,7 +72,7 @@ def run(weights: str, detector: str, requests: int, image: Path) -> dict:
         server.wait(timeout=30)
     return {"requests": requests, "errors": errors, "labels": sorted(set(map(str, labels))),
             "median_latency_s": statistics.median(latencies), "rss_mb_after_request": rss,
-            "growth_mb": rss[requests] - rss[1]}
+            "growth_mb": rss[requests] - rss[1] if None not in (rss[1], rss[requests]) else None}
 
 
 def main() -> None:
@@ -92,12 +94,14 @@ def main() -> None:
         result = run(args.weights, args.detector, args.requests, image)
     print(f"{result['requests']} sequential requests ({args.detector} detector): {len(result['errors'])} errors, "
           f"median latency {result['median_latency_s'] * 1000:.0f} ms, labels {result['labels']}; server RSS "
-          + ", ".join(f"{mb:.0f} MB after {n}" for n, mb in result["rss_mb_after_request"].items())
-          + f"; growth after warm-up {result['growth_mb']:+.0f} MB")
+          + ", ".join(f"{mb:.0f} MB after {n}" if mb is not None else f"gone after {n}"
+                      for n, mb in result["rss_mb_after_request"].items())
+          + (f"; growth after warm-up {result['growth_mb']:+.0f} MB" if result["growth_mb"] is not None
+             else "; the server died"))
     for line in result["errors"]:
         print(line, file=sys.stderr)
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        atomic_write_bytes(args.json, lambda handle: handle.write(json.dumps(result, indent=2).encode()))
     sys.exit(1 if result["errors"] else 0)
 
 
