@@ -115,7 +115,7 @@ def _imagenet_state_dict() -> dict[str, Tensor]:
         raise RuntimeError(
             f"could not download torchvision's ResNet-34 ImageNet weights ({err}); "
             f"offline, fetch {IMAGENET_FILE} on a connected machine and pass "
-            "backbone_weights='/path/to/resnet34-b627a593.pth' (or --backbone-weights PATH)"
+            "backbone_weights='/path/to/resnet34-b627a593.pth' (in a training config: model.backbone_weights=PATH)"
         ) from None
 
 
