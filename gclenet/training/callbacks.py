@@ -65,3 +65,25 @@ class EpochWeightAveraging(WeightAveraging):
         trainer = self._trainer
         return (step_idx is not None and trainer is not None and trainer.is_last_batch
                 and trainer.current_epoch >= self.start_epoch)
+
+    # Before the first average exists Lightning's copy holds the weights from the start of
+    # fit: validating, checkpointing or finishing with it would stand in the untrained (or
+    # pre-trained) weights for the model being trained. Until then the model is itself.
+    def _has_average(self) -> bool:
+        return self._average_model is not None and int(self._average_model.n_averaged) > 0
+
+    def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._has_average():
+            super().on_validation_epoch_start(trainer, pl_module)
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._has_average():
+            super().on_validation_epoch_end(trainer, pl_module)
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        if self._has_average():
+            super().on_save_checkpoint(trainer, pl_module, checkpoint)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._has_average():
+            super().on_train_end(trainer, pl_module)

@@ -62,6 +62,22 @@ def test_validation_scores_the_average_that_the_checkpoint_holds(tmp_path):
     assert logged[-1] == pytest.approx(loss, rel=1e-4)
 
 
+def test_before_the_first_average_the_model_is_validated_and_saved_as_itself(tmp_path):
+    last = tmp_path / "runs" / "swa" / "checkpoints" / "last.ckpt"
+    train(tiny_config(tmp_path, max_epochs=1, swa_start_epoch=1))  # averaging would start at epoch 1
+    checkpoint = torch.load(last, weights_only=True)
+    assert "current_model_state" not in checkpoint  # the trained weights, not the copy from the start of fit
+    probs, labels, _, _ = predict_checkpoint(last, "folder", tmp_path / "data", progress=False)
+    with open(tmp_path / "runs" / "swa" / "logs" / "metrics.csv") as f:
+        (logged,) = [float(row["val_loss"]) for row in csv.DictReader(f) if row["val_loss"]]
+    assert logged == pytest.approx(-probs[torch.arange(len(labels)), labels].log().mean().item(), rel=1e-4)
+    train(tiny_config(tmp_path, max_epochs=2, swa_start_epoch=1), resume=True)  # and averaging starts on resume
+    resumed = torch.load(last, weights_only=True)
+    current = float_tensors(resumed["current_model_state"])
+    for name, value in float_tensors(resumed["state_dict"]).items():
+        torch.testing.assert_close(value, current[name], msg=name)  # an average of one epoch: that epoch
+
+
 def test_without_swa_the_checkpoint_carries_no_average(tmp_path):
     last = tmp_path / "runs" / "swa" / "checkpoints" / "last.ckpt"
     train(tiny_config(tmp_path, max_epochs=1, swa_start_epoch=None))
