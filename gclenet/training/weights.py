@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +46,42 @@ def model_state_from_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], di
 
 
 def load_init_weights(model: nn.Module, path: str | Path, classes: list[str] | None = None) -> None:
-    """Initialise ``model`` from a checkpoint; a head of another size is left fresh.
+    """Initialise ``model`` from a checkpoint; a head for other classes is left fresh.
 
     Args:
         path: a run checkpoint, a weights file, or a shipped tag (``"fer2013"``).
+        classes: the model's class list. The head is kept when the checkpoint's classes
+            are the same, re-ordered by name when they are the same in another order, and
+            left fresh (with a warning) when they differ, also in number.
 
     Raises:
         RuntimeError: any other tensor is missing or has another shape (named).
     """
-    state, _ = model_state_from_checkpoint(path)
+    state, meta = model_state_from_checkpoint(path)
+    trained_for = _classes_of(meta)
+    if classes and trained_for and list(trained_for) != list(classes) and "fc.weight" in state:
+        if sorted(trained_for) == sorted(classes):
+            rows = [list(trained_for).index(name) for name in classes]
+            state = {**state, "fc.weight": state["fc.weight"][rows], "fc.bias": state["fc.bias"][rows]}
+        else:
+            warnings.warn(f"{path}: trained for {list(trained_for)}, the model is for {list(classes)}; "
+                          "the head starts fresh", stacklevel=2)
+            head = {k for k in state if k.startswith("fc.")}
+            load_checked(model, {k: v for k, v in state.items() if k not in head}, path, skip=head)
+            return
     state, head = drop_other_head(model, state, path)
     load_checked(model, state, path, skip=head)
+
+
+def _classes_of(meta: dict[str, Any]) -> list[str] | None:
+    """The class list a checkpoint (hyper-parameters) or exported weights (metadata) was trained for."""
+    if "classes" in meta:
+        return list(meta["classes"])
+    if "gclenet" in meta:
+        import json
+
+        return json.loads(meta["gclenet"]).get("classes")
+    return None
 
 
 def build_model_from_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:

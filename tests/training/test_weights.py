@@ -33,3 +33,28 @@ def test_every_weights_reader_takes_the_shipped_tags(shipped, tag):
     model, info = build_model_from_checkpoint(tag)  # what export and the benchmarks read through
     assert info["classes"][3] == "happy"
     assert torch.equal(model.layer4[0].conv1.weight, shipped["layer4.0.conv1.weight"].float())
+
+
+def test_fine_tuning_keeps_reorders_or_replaces_the_head_by_class_names(random_weights):
+    import warnings
+
+    from safetensors.torch import load_file
+
+    trained = load_file(str(random_weights))  # classes: angry, disgust, fear, happy, sad, surprise, neutral
+    canonical = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    model = create_model("gclenet", num_classes=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_init_weights(model, random_weights, canonical)
+        assert torch.equal(model.fc.weight, trained["fc.weight"].float())
+        reordered = canonical[::-1]  # same classes, another order: each row follows its class
+        load_init_weights(model, random_weights, reordered)
+        assert torch.equal(model.fc.weight, trained["fc.weight"].float().flip(0))
+    other = ["angry", "disgust", "fear", "happy", "sad", "surprise", "contempt"]  # as many, not the same
+    head_before = create_model("gclenet", num_classes=7).fc.weight.clone()
+    fresh = create_model("gclenet", num_classes=7)
+    fresh.fc.weight.data.copy_(head_before)
+    with pytest.warns(UserWarning, match="head starts fresh"):
+        load_init_weights(fresh, random_weights, other)
+    assert torch.equal(fresh.fc.weight, head_before)
+    assert torch.equal(fresh.layer4[0].conv1.weight, trained["layer4.0.conv1.weight"].float())
