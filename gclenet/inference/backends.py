@@ -27,7 +27,7 @@ class TorchBackend:
         self.model = reparameterize_model(model, inplace=True).to(self.device).to(memory_format=torch.channels_last)
         if precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
-        self.bf16 = precision == "bf16" or (precision == "auto" and fast_bf16_available())
+        self.bf16 = precision == "bf16" or (precision == "auto" and fast_bf16_available(self.device.type))
 
     @torch.inference_mode()
     def probabilities(self, batch: torch.Tensor) -> np.ndarray:
