@@ -83,6 +83,11 @@ def load_checked(model: nn.Module, state: dict[str, Tensor], source: str | Path,
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=False)
 
 
+def unreadable_safetensors(path: Path, err: Exception) -> ValueError:
+    return ValueError(f"{path}: not a readable safetensors file ({str(err).splitlines()[0][:200]}); "
+                      "re-export it (gclenet export --format safetensors) or download it again")
+
+
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     """Tensors of a ``.safetensors`` file or a ``torch.save``d state dict, never unpickling code."""
     path = Path(path)
@@ -91,7 +96,10 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as err:  # SafetensorError: truncated, not safetensors at all, ...
+            raise unreadable_safetensors(path, err) from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle.UnpicklingError, zip errors, ...

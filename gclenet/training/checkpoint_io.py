@@ -9,6 +9,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from gclenet.fileio import atomic_write_bytes, remove_stale_temporaries
+from gclenet.training.weights import read_checkpoint
 
 __all__ = ["AtomicCheckpointIO"]
 
@@ -21,4 +22,4 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         remove_stale_temporaries(path)  # a checkpoint-sized file from a run killed mid-write
 
     def load_checkpoint(self, path: str | Path, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
-        return torch.load(path, map_location=map_location or "cpu", weights_only=True)
+        return read_checkpoint(path)  # weights only, and one clear error for an unreadable file

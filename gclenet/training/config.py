@@ -167,7 +167,10 @@ def apply_overrides(values: dict[str, Any], overrides: list[str], schema: type |
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ValueError(f"override {item!r}: {part} is not a section")
-        value = yaml.safe_load(raw)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            raise ValueError(f"override {item!r}: the value is not valid YAML (quote text, close brackets)") from None
         if value is not None and _scalar_kinds(_field_hint(schema, key.split("."))) == [str]:
             value = raw
         node[leaf] = value
@@ -190,7 +193,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such config file")
-        values = yaml.safe_load(path.read_text()) or {}
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ValueError(f"{path}: not valid YAML ({' '.join(str(err).split())[:200]})") from None
         if not isinstance(values, dict):
             raise ValueError(f"{path}: a config must be a YAML mapping")
     return config_from_dict(apply_overrides(values, overrides or [], TrainConfig))

@@ -9,7 +9,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from gclenet.models._pretrained import drop_other_head, load_checked, read_state_dict, resolve_weights
+from gclenet.models._pretrained import (
+    drop_other_head,
+    load_checked,
+    read_state_dict,
+    resolve_weights,
+    unreadable_safetensors,
+)
 
 __all__ = ["load_init_weights", "read_checkpoint", "model_state_from_checkpoint"]
 
@@ -39,8 +45,11 @@ def model_state_from_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], di
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
-        with safe_open(str(path), "pt") as handle:
-            metadata = dict(handle.metadata() or {})
+        try:
+            with safe_open(str(path), "pt") as handle:
+                metadata = dict(handle.metadata() or {})
+        except Exception as err:  # SafetensorError
+            raise unreadable_safetensors(path, err) from None
         return read_state_dict(path), metadata
     return read_state_dict(path), {}
 

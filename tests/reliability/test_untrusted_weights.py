@@ -58,3 +58,28 @@ def test_checkpoint_of_another_shape_names_the_mismatch(tmp_path):
     torch.save(state, other)
     with pytest.raises(RuntimeError, match=r"layer1.0.conv1.weight \(64, 64, 5, 5\) vs \(64, 64, 3, 3\)"):
         load_init_weights(create_model("resnet34"), other)
+
+
+def test_unreadable_configs_overrides_weights_and_checkpoints_are_one_line_errors(random_weights, tmp_path, capsys):
+    from gclenet.cli.main import main
+    from tests.training.test_train_cli import make_run
+
+    def one_line_error(args, *names):
+        assert main(args) == 2
+        err = "\n".join(line for line in capsys.readouterr().err.splitlines() if not line.startswith("INFO"))
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err  # Lightning's INFO lines aside
+        assert all(name in err for name in names), err
+
+    broken_yaml = tmp_path / "broken.yaml"
+    broken_yaml.write_text("optim: {lr: 0.1\n")
+    one_line_error(["train", "--config", str(broken_yaml)], "broken.yaml", "not valid YAML")
+    config = make_run(tmp_path)
+    one_line_error(["train", "--config", str(config), "optim.lr=[0.1"], "optim.lr=[0.1")
+    truncated = tmp_path / "cut.safetensors"
+    truncated.write_bytes(random_weights.read_bytes()[:1000])
+    one_line_error(["predict", str(tmp_path), "--weights", str(truncated)], "cut.safetensors", "safetensors")
+    one_line_error(["train", "--config", str(config), f"model.init_checkpoint={truncated}"], "cut.safetensors")
+    last = tmp_path / "runs" / "tiny" / "checkpoints" / "last.ckpt"
+    last.parent.mkdir(parents=True)
+    last.write_bytes(b"PK\x03\x04 half a zip")
+    one_line_error(["train", "--config", str(config), "--resume"], "last.ckpt", "unreadable checkpoint")
