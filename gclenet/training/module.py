@@ -44,17 +44,20 @@ def lr_factor(step: int, *, total_steps: int, steps_per_epoch: int, schedule: st
 class FERClassifier(L.LightningModule):
     """Cross-entropy training of ``config.model`` on ``classes``."""
 
-    def __init__(self, config: dict[str, Any], classes: list[str]) -> None:
+    def __init__(self, config: dict[str, Any], classes: list[str], *, initial_weights: bool = True) -> None:
+        """``initial_weights=False`` (a resumed run, whose checkpoint overwrites every weight)
+        skips ``backbone_weights`` and ``init_checkpoint``: a moved file or no network must not
+        stop a resume."""
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["initial_weights"])
         self.cfg = config_from_dict(config)
         self.classes = list(classes)
         model_cfg = self.cfg.model
         self.model = create_model(
             model_cfg.name, num_classes=len(self.classes),
-            backbone_weights=model_cfg.backbone_weights, **model_cfg.overrides,
+            backbone_weights=model_cfg.backbone_weights if initial_weights else None, **model_cfg.overrides,
         )
-        if model_cfg.init_checkpoint:
+        if model_cfg.init_checkpoint and initial_weights:
             load_init_weights(self.model, model_cfg.init_checkpoint, self.classes)
         if model_cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)

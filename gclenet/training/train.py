@@ -40,7 +40,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
         raise FileExistsError(f"{run_dir} already has checkpoints; pass --resume to continue it or pick another run_name")
     L.seed_everything(config.seed, workers=True, verbose=False)
     datamodule = FERDataModule(config.data, seed=config.seed)
-    module = FERClassifier(config.to_dict(), datamodule.classes)
+    module = FERClassifier(config.to_dict(), datamodule.classes, initial_weights=not resume)
     resolved = yaml.safe_dump(config.to_dict(), sort_keys=False)
     atomic_write_bytes(run_dir / "config.yaml", lambda f: f.write(resolved.encode()))
 

@@ -102,6 +102,13 @@ def test_finetune_own_classes_from_a_checkpoint(tmp_path):
     tuned = torch.load(tmp_path / "runs" / "own" / "checkpoints" / "last.ckpt", weights_only=True)
     assert tuned["state_dict"]["model.fc.weight"].shape[0] == 2
     assert tuned["hyper_parameters"]["classes"] == ["smile", "frown"]
+    # The resumed run takes every weight from its own checkpoint: the init file may be gone.
+    source.rename(source.with_name("moved.ckpt"))
+    resumed = gclenet("train", "--config", str(config), "run_name=own", f"model.init_checkpoint={source}",
+                      "data.root=" + str(tmp_path / "own"), "data.classes=[smile, frown]", "trainer.max_epochs=2",
+                      "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert torch.load(tmp_path / "runs" / "own" / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 1
 
 
 @pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="needs the gloo backend")
