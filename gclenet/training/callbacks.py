@@ -12,7 +12,20 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import WeightAveraging
 
-__all__ = ["EpochTimer", "EpochWeightAveraging"]
+from gclenet.training.loggers import ResumableCSVLogger
+
+__all__ = ["EpochTimer", "EpochWeightAveraging", "TrimLogsOnResume"]
+
+
+class TrimLogsOnResume(L.Callback):
+    """On ``--resume``, forget the CSV rows a killed run logged after its last checkpoint:
+    the resumed run logs those steps again, and the history would hold them twice."""
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.ckpt_path and trainer.is_global_zero:
+            for logger in trainer.loggers:
+                if isinstance(logger, ResumableCSVLogger):
+                    logger.forget_from_step(trainer.global_step)
 
 
 class EpochTimer(L.Callback):

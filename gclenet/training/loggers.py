@@ -59,3 +59,19 @@ class ResumableCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+    def forget_from_step(self, step: int) -> None:
+        """Drop the rows of ``step`` and later: what a killed run logged after the checkpoint
+        that a resumed run starts from, and is about to log again."""
+        path = self.experiment.metrics_file_path
+        if not os.path.isfile(path):
+            return
+        with open(path, newline="") as handle:
+            reader = csv.DictReader(handle)
+            fieldnames = list(reader.fieldnames or [])
+            rows = [row for row in reader if not row.get("step") or int(float(row["step"])) < step]
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_bytes(path, lambda handle: handle.write(text.getvalue().encode()))

@@ -13,7 +13,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from gclenet.data.datamodule import FERDataModule
 from gclenet.hardware import resolve_precision
 from gclenet.fileio import atomic_write_bytes
-from gclenet.training.callbacks import EpochTimer, EpochWeightAveraging
+from gclenet.training.callbacks import EpochTimer, EpochWeightAveraging, TrimLogsOnResume
 from gclenet.training.checkpoint_io import AtomicCheckpointIO
 from gclenet.training.config import TrainConfig
 from gclenet.training.loggers import ResumableCSVLogger
@@ -49,7 +49,8 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_acc", mode="max",
                            enable_version_counter=False)
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", enable_version_counter=False)
-    callbacks: list[L.Callback] = [best, latest, LearningRateMonitor(logging_interval="epoch"), EpochTimer()]
+    callbacks: list[L.Callback] = [best, latest, LearningRateMonitor(logging_interval="epoch"), EpochTimer(),
+                                   TrimLogsOnResume()]
     if config.optim.swa_start_epoch is not None:
         callbacks.append(EpochWeightAveraging(config.optim.swa_start_epoch))
     trainer = L.Trainer(

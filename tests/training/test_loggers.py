@@ -55,3 +55,25 @@ def test_a_failed_header_rewrite_leaves_the_old_file_whole(tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         log(tmp_path, [{"val_acc": 0.6, "train_epoch_s": 12.0}])
     assert (tmp_path / "logs" / "metrics.csv").read_bytes() == before
+
+
+def test_rows_a_killed_run_logged_after_its_checkpoint_are_not_kept_twice(tmp_path):
+    from gclenet.cli.main import main
+    from tests.training.test_train_cli import make_run
+
+    config = make_run(tmp_path, max_epochs=1)  # 24 images, batch 4: 6 steps an epoch
+    assert main(["train", "--config", str(config)]) == 0
+    metrics = tmp_path / "runs" / "tiny" / "logs" / "metrics.csv"
+    with open(metrics, newline="") as handle:
+        header = next(csv.reader(handle))
+    with open(metrics, "a", newline="") as handle:  # what a run killed during epoch 1 had logged
+        writer = csv.DictWriter(handle, fieldnames=header)
+        for step in (6, 7, 8):
+            writer.writerow({"epoch": 1, "step": step, "train_loss_step": 999.0})
+    assert main(["train", "--config", str(config), "--resume", "trainer.max_epochs=2"]) == 0
+    with open(metrics, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert not any(row["train_loss_step"] == "999.0" for row in rows)
+    steps = [(row["step"], row["train_loss_step"]) for row in rows if row["train_loss_step"]]
+    assert len(steps) == len(set(steps)) == 12  # every step of both epochs, once
+    assert sum(1 for row in rows if row["val_acc"]) == 2
