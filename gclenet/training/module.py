@@ -52,6 +52,11 @@ class FERClassifier(L.LightningModule):
         self.save_hyperparameters(ignore=["initial_weights"])
         self.cfg = config_from_dict(config)
         self.classes = list(classes)
+        optim = self.cfg.optim
+        if optim.schedule not in ("step", "cosine", "constant"):  # now, not after the data set is cached
+            raise ValueError(f"optim.schedule must be 'step', 'cosine' or 'constant', got {optim.schedule!r}")
+        if optim.schedule == "step" and optim.step_epochs < 1:
+            raise ValueError(f"optim.step_epochs must be 1 or more for the step schedule, got {optim.step_epochs}")
         model_cfg = self.cfg.model
         self.model = create_model(
             model_cfg.name, num_classes=len(self.classes),

@@ -21,3 +21,14 @@ def test_cosine_with_warmup():
 def test_unknown_schedule():
     with pytest.raises(ValueError, match="cosine"):
         lr_factor(0, total_steps=1, steps_per_epoch=1, schedule="poly", warmup_epochs=0, step_epochs=1, gamma=1)
+
+
+def test_a_schedule_that_cannot_work_is_refused_before_training():
+    from gclenet.training.config import load_config
+    from gclenet.training.module import FERClassifier
+
+    for overrides, message in ((["optim.step_epochs=0"], "step_epochs must be 1 or more"),
+                               (["optim.schedule=linear"], "optim.schedule must be")):
+        config = load_config(None, ["model.name=resnet34", *overrides])
+        with pytest.raises(ValueError, match=message):
+            FERClassifier(config.to_dict(), ["a", "b"])
