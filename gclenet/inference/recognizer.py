@@ -150,7 +150,9 @@ class Recognizer:
         self.skipped_small = 0
         arrays = [to_rgb_array(im) for im in images]
         detected = [self._keep_large(faces) for faces in self.detector.detect_batch(arrays)]
-        crops = [crop_face(a, f, margin=self.margin if self.detector.name != "none" else 0.0, align=self.align)
+        # An already-cropped face goes in whole and is resized (stretched) to the input as in
+        # training; squaring it first would show a non-square crop with padded sides.
+        crops = [a if self.detector.name == "none" else crop_face(a, f, margin=self.margin, align=self.align)
                  for a, faces in zip(arrays, detected) for f in faces]
         probs = iter(self.classify(crops))
         results = []

@@ -52,9 +52,9 @@ def test_a_grayscale_model_sees_colour_faces_as_the_recognizer_shows_them(random
     folder = tmp_path / "test" / "happy"
     folder.mkdir(parents=True)
     paths = []
-    for i in range(3):
+    for i, (height, width) in enumerate([(48, 48), (48, 48), (64, 40)]):  # and a non-square crop
         paths.append(folder / f"colour_{i}.png")
-        Image.fromarray(np.random.default_rng(i).integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(paths[-1])
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (height, width, 3), dtype=np.uint8)).save(paths[-1])
     probs, _, classes, _ = predict_checkpoint(random_weights, "folder", tmp_path, split="test", progress=False)
     recognizer = Recognizer(random_weights, detector="none", precision="fp32")
     expected = [[faces[0].probs[c] for c in classes] for faces in recognizer.predict_batch(paths)]
