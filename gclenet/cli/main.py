@@ -103,9 +103,15 @@ def _cmd_curves(args: argparse.Namespace) -> int:
                 raise FileNotFoundError(f"{part}: no metrics.csv; give a run folder (with logs/metrics.csv) or the CSV")
         return files
 
-    names = args.names or [Path(run.split("+")[0]).name for run in args.runs]
+    def run_name(run: str) -> str:  # a run folder, or the folder of its logs/metrics.csv
+        path = Path(run.split("+")[0])
+        return path.parent.parent.name if path.suffix == ".csv" else path.name
+
+    names = args.names or [run_name(run) for run in args.runs]
     if len(names) != len(args.runs):
         raise ValueError(f"--names gives {len(names)} names for {len(args.runs)} runs")
+    if len(set(names)) != len(names):  # one legend entry per run, none silently dropped
+        raise ValueError(f"runs need different names, got {names}; give --names")
     runs = {name: metrics_files(run) for name, run in zip(names, args.runs)}
     if len(runs) == 1:
         plot_training_curves(next(iter(runs.values())), args.out, title=args.title or names[0])
@@ -191,9 +197,14 @@ def _cmd_cam(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     done = 0
+    stems: dict[str, int] = {}
     for image in args.images:
+        stem = Path(image).stem
+        stems[stem] = stems.get(stem, 0) + 1
+        if stems[stem] > 1:  # a/face.jpg and b/face.jpg: two figures, not one overwritten
+            stem = f"{stem}_{stems[stem] - 1}"
         try:
-            print(cam_figure(image, recognizers, out / f"{Path(image).stem}.cam.png", corruptions))
+            print(cam_figure(image, recognizers, out / f"{stem}.cam.png", corruptions))
             done += 1
         except (ImageLoadError, ValueError) as err:
             print(f"gclenet cam: {err}", file=sys.stderr)
@@ -358,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="web demo (Gradio) with an HTTP API; localhost only unless --host says so")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=_port, default=7860)
     p.add_argument("--weights", default="default")
     p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn")
     p.add_argument("--max-file-size", default="5mb", help="upload cap, e.g. 5mb")
@@ -386,6 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(text: str) -> int:
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
+    return port
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
@@ -394,8 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (FileNotFoundError, FileExistsError, ValueError, KeyError, RuntimeError, TypeError,
-            FloatingPointError) as err:
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError, FloatingPointError, OverflowError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"gclenet {args.command}: error: {message}", file=sys.stderr)
         return 2

@@ -158,7 +158,7 @@ def plot_complexity(rows: list[dict], paper: dict[str, dict], path: str | Path, 
         for i, (legend, values, color) in enumerate(columns):
             offsets = [x + (i - (len(columns) - 1) / 2) * width for x in xs]
             bars = ax.bar(offsets, values, width, label=legend, color=color)
-            ax.bar_label(bars, labels=[f"{v:.2f}" if v < 100 else f"{v:.0f}" if v else "n/a" for v in values],
+            ax.bar_label(bars, labels=["n/a" if not v else f"{v:.2f}" if v < 100 else f"{v:.0f}" for v in values],
                          fontsize=7, rotation=90, padding=2)
         low = min(v for _, values, _ in columns for v in values if v)
         high = max(v for _, values, _ in columns for v in values)

@@ -21,6 +21,11 @@ def test_grad_cam_highlights_and_figure(random_weights, tmp_path):
     assert main(["cam", str(tmp_path / "face.png"), "--out", str(tmp_path / "cams"), "--weights", str(random_weights),
                  "--baseline", str(random_weights), "--detector", "none"]) == 0
     assert (tmp_path / "cams" / "face.cam.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "other").mkdir()
+    Image.fromarray(face[::-1]).save(tmp_path / "other" / "face.png")  # same name, another picture
+    assert main(["cam", str(tmp_path / "face.png"), str(tmp_path / "other" / "face.png"), "--out",
+                 str(tmp_path / "two"), "--weights", str(random_weights), "--detector", "none"]) == 0
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["face.cam.png", "face_1.cam.png"]
     (tmp_path / "bad.png").write_text("x")
     assert main(["cam", str(tmp_path / "bad.png"), "--out", str(tmp_path / "cams"), "--weights", str(random_weights),
                  "--detector", "none"]) == 1

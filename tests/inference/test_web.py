@@ -66,3 +66,11 @@ def test_uploads_reach_our_guarded_decoder_as_they_are(random_weights, tmp_path)
     Image.fromarray(np.zeros((40, 40), dtype=np.uint8)).save(gray)
     # Not converted to RGB and re-saved by Gradio (which it does unguarded): the same file comes through.
     assert upload.preprocess(ImageData(path=str(gray), orig_name="gray.png")) == str(gray)
+
+
+def test_serve_refuses_a_port_that_cannot_exist(capsys):
+    from gclenet.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--port", "70000"])
+    assert exit_info.value.code == 2 and "70000 is not a TCP port" in capsys.readouterr().err

@@ -23,6 +23,14 @@ def test_curves_of_two_runs_and_a_missing_one(tmp_path, capsys):
     assert main(["curves", str(tmp_path / "nope"), "--out", str(tmp_path / "x.png")]) != 0
     assert "no metrics.csv" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+    # two runs of one name (exp1/run, exp2/run) are not drawn as one
+    for exp in ("exp1", "exp2"):
+        write_metrics(tmp_path / exp / "run" / "logs" / "metrics.csv", [0.3, 0.4])
+    assert main(["curves", str(tmp_path / "exp1" / "run"), str(tmp_path / "exp2" / "run"), "--out", str(out)]) == 2
+    assert "different names" in capsys.readouterr().err
+    # an output path that is a folder: one line, no traceback
+    assert main(["curves", str(tmp_path / "a"), "--out", str(tmp_path)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_curves_chain_a_continuation_after_its_run(tmp_path):
