@@ -90,7 +90,8 @@ def read_ckplus(
 ) -> list[Sample]:
     root = Path(root)
     if last_frames < 1:
-        raise ValueError(f"last_frames must be 1 or more (the labelled peak frames of each sequence), got {last_frames}")
+        raise ValueError(f"last_frames must be 1 or more (the labelled peak frames of each sequence), "
+                         f"got {last_frames}")
     if (root / "cohn-kanade-images").is_dir() and (root / "Emotion").is_dir():
         samples = _read_original(root, classes, last_frames, neutral_first_frame)
     elif root.is_dir():

@@ -58,12 +58,13 @@ def classification_report(probs: Tensor, labels: Tensor, classes: list[str]) -> 
     preds = probs.argmax(dim=1)
     confusion = multiclass_confusion_matrix(preds, labels, n)
     row_sums = confusion.sum(dim=1, keepdim=True).clamp(min=1)
+    recall = multiclass_recall(preds, labels, n, average=None)
     per_class = {
         name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
         for name, p, r, f, s in zip(
             classes,
             multiclass_precision(preds, labels, n, average=None),
-            multiclass_recall(preds, labels, n, average=None),
+            recall,
             multiclass_f1_score(preds, labels, n, average=None),
             confusion.sum(dim=1),
         )
@@ -73,7 +74,7 @@ def classification_report(probs: Tensor, labels: Tensor, classes: list[str]) -> 
         "accuracy": float(multiclass_accuracy(preds, labels, n, average="micro")),
         # over the classes the split has: a class with no images (contempt on FER2013) that
         # the model predicts now and then is not a class it got 0 % of
-        "mean_class_accuracy": float(multiclass_recall(preds, labels, n, average=None)[confusion.sum(dim=1) > 0].mean()),
+        "mean_class_accuracy": float(recall[confusion.sum(dim=1) > 0].mean()),
         "macro_f1": float(multiclass_f1_score(preds, labels, n, average="macro")),
         "per_class": per_class,
         "classes": list(classes),
