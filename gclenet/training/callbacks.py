@@ -14,15 +14,16 @@ from lightning.pytorch.callbacks import WeightAveraging
 
 from gclenet.training.loggers import ResumableCSVLogger
 
-__all__ = ["EpochTimer", "EpochWeightAveraging", "TrimLogsOnResume"]
+__all__ = ["EpochTimer", "EpochWeightAveraging", "TrimLogsToCheckpoint"]
 
 
-class TrimLogsOnResume(L.Callback):
-    """On ``--resume``, forget the CSV rows a killed run logged after its last checkpoint:
-    the resumed run logs those steps again, and the history would hold them twice."""
+class TrimLogsToCheckpoint(L.Callback):
+    """Forget the CSV rows a killed run logged after the checkpoint this run starts from
+    (all of them on a fresh start: a run killed before its first checkpoint): this run
+    logs those steps again, and the history would hold them twice."""
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.ckpt_path and trainer.is_global_zero:
+        if trainer.is_global_zero:
             for logger in trainer.loggers:
                 if isinstance(logger, ResumableCSVLogger):
                     logger.forget_from_step(trainer.global_step)

@@ -13,7 +13,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from gclenet.data.datamodule import FERDataModule
 from gclenet.hardware import resolve_precision
 from gclenet.fileio import atomic_write_bytes
-from gclenet.training.callbacks import EpochTimer, EpochWeightAveraging, TrimLogsOnResume
+from gclenet.training.callbacks import EpochTimer, EpochWeightAveraging, TrimLogsToCheckpoint
 from gclenet.training.checkpoint_io import AtomicCheckpointIO
 from gclenet.training.config import TrainConfig
 from gclenet.training.loggers import ResumableCSVLogger
@@ -50,7 +50,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
                            enable_version_counter=False)
     latest = ModelCheckpoint(dirpath=ckpt_dir, filename="last", enable_version_counter=False)
     callbacks: list[L.Callback] = [best, latest, LearningRateMonitor(logging_interval="epoch"), EpochTimer(),
-                                   TrimLogsOnResume()]
+                                   TrimLogsToCheckpoint()]
     if config.optim.swa_start_epoch is not None:
         callbacks.append(EpochWeightAveraging(config.optim.swa_start_epoch))
     trainer = L.Trainer(

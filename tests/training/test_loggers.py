@@ -62,8 +62,11 @@ def test_rows_a_killed_run_logged_after_its_checkpoint_are_not_kept_twice(tmp_pa
     from tests.training.test_train_cli import make_run
 
     config = make_run(tmp_path, max_epochs=1)  # 24 images, batch 4: 6 steps an epoch
-    assert main(["train", "--config", str(config)]) == 0
     metrics = tmp_path / "runs" / "tiny" / "logs" / "metrics.csv"
+    metrics.parent.mkdir(parents=True)  # a run killed before its first checkpoint, started again afresh
+    metrics.write_text("epoch,step,train_loss_step\n0,0,555.0\n0,1,555.0\n")
+    assert main(["train", "--config", str(config)]) == 0
+    assert "555.0" not in metrics.read_text()
     with open(metrics, newline="") as handle:
         header = next(csv.reader(handle))
     with open(metrics, "a", newline="") as handle:  # what a run killed during epoch 1 had logged
