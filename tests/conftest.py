@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -5,6 +7,12 @@ from gclenet.data.classes import BASIC_CLASSES
 from gclenet.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from gclenet.inference.export import save_weights
 from gclenet.models import create_model
+
+
+# Local servers (web demo tests) must not go through a proxy a CI machine may set, and
+# Gradio must not try to report usage from a machine without internet.
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import signal
 import subprocess
 import sys
@@ -114,7 +115,10 @@ def test_finetune_own_classes_from_a_checkpoint(tmp_path):
 @pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="needs the gloo backend")
 def test_ddp_two_cpu_processes_split_each_epoch(tmp_path):
     config = make_run(tmp_path, max_epochs=1, strategy="ddp", devices=2, accelerator="cpu")
-    env = {**os.environ, "MASTER_PORT": str(29500 + os.getpid() % 1000)}
+    with socket.socket() as sock:  # a port free now, not one derived from the pid
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
     result = gclenet("train", "--config", str(config), env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     ckpt = torch.load(tmp_path / "runs" / "tiny" / "checkpoints" / "last.ckpt", weights_only=True)
