@@ -176,6 +176,7 @@ def _cmd_cam(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from gclenet.data.image_io import ImageLoadError
+    from gclenet.fileio import unique_stem
     from gclenet.inference.cam import cam_figure
     from gclenet.inference.recognizer import Recognizer
 
@@ -197,14 +198,11 @@ def _cmd_cam(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     done = 0
-    stems: dict[str, int] = {}
+    stems: set[str] = set()
     for image in args.images:
-        stem = Path(image).stem
-        stems[stem] = stems.get(stem, 0) + 1
-        if stems[stem] > 1:  # a/face.jpg and b/face.jpg: two figures, not one overwritten
-            stem = f"{stem}_{stems[stem] - 1}"
         try:
-            print(cam_figure(image, recognizers, out / f"{stem}.cam.png", corruptions))
+            target = out / f"{unique_stem(Path(image).stem, stems)}.cam.png"
+            print(cam_figure(image, recognizers, target, corruptions))
             done += 1
         except (ImageLoadError, ValueError) as err:
             print(f"gclenet cam: {err}", file=sys.stderr)

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from gclenet.data.image_io import ImageLoadError, load_image
 from gclenet.inference.sources import expand_inputs, is_video, write_example_photo
-from gclenet.fileio import atomic_write_bytes
+from gclenet.fileio import atomic_write_bytes, unique_stem
 
 __all__ = ["add_demo_parser", "add_predict_parser"]
 
@@ -72,16 +72,6 @@ def _warn(message: str) -> None:
     print(f"gclenet predict: {shown(message)}", file=sys.stderr)
 
 
-def _unique(out: Path, name: str, used: set[Path]) -> Path:
-    path = out / name
-    stem, suffix, n = path.stem, path.suffix, 1
-    while path in used:
-        path = out / f"{stem}_{n}{suffix}"
-        n += 1
-    used.add(path)
-    return path
-
-
 def _face_dicts(faces: list) -> list[dict[str, Any]]:
     return [{"box": f.box, "score": f.score, "label": f.label, "probs": f.probs} for f in faces]
 
@@ -109,7 +99,7 @@ def run_predict(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
     failures = 0
-    used: set[Path] = set()
+    image_stems: set[str] = set()
     images = [f for f in files if not is_video(f)]
     videos = [f for f in files if is_video(f)]
     progress = tqdm(total=len(images), desc="images", unit="img", disable=len(images) < 2, file=sys.stderr)
@@ -130,7 +120,7 @@ def run_predict(args: argparse.Namespace) -> int:
                 _warn(f"{path}: no face found (try --detector none for already-cropped faces)")
             records.append({"file": str(path), "faces": _face_dicts(faces)})
             if out:
-                target = _unique(out, f"{path.stem}.jpg", used)
+                target = out / f"{unique_stem(path.stem, image_stems)}.jpg"
                 buffer = io.BytesIO()
                 Image.fromarray(annotate(array, faces)).save(buffer, format="JPEG", quality=92)
                 atomic_write_bytes(target, lambda handle, data=buffer.getvalue(): handle.write(data))
@@ -141,12 +131,9 @@ def run_predict(args: argparse.Namespace) -> int:
     for path in videos:
         from gclenet.inference.video import analyse_video
 
-        stem, n = path.stem, 1
-        while stem in video_stems:  # a/clip.mp4 and b/clip.mp4 must not overwrite each other's outputs
-            stem, n = f"{path.stem}_{n}", n + 1
-        video_stems.add(stem)
         try:
-            records.append(analyse_video(recognizer, path, out=out, every=args.every, stem=stem))
+            records.append(analyse_video(recognizer, path, out=out, every=args.every,
+                                         stem=unique_stem(path.stem, video_stems)))
         except (OSError, ValueError) as err:
             _warn(str(err))
             failures += 1

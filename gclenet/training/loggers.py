@@ -45,11 +45,15 @@ class _AppendingWriter(ExperimentWriter):
     def _rewrite_with_new_header(self, fieldnames: list[str]) -> None:
         with open(self.metrics_file_path, newline="") as handle:
             rows = list(csv.DictReader(handle))
-        text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, fieldnames=fieldnames)
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_bytes(self.metrics_file_path, lambda handle: handle.write(text.getvalue().encode()))
+        _rewrite(self.metrics_file_path, fieldnames, rows)
+
+
+def _rewrite(path: str, fieldnames: list[str], rows: list[dict[str, str]]) -> None:
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=fieldnames)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, lambda handle: handle.write(text.getvalue().encode()))
 
 
 class ResumableCSVLogger(CSVLogger):
@@ -68,10 +72,5 @@ class ResumableCSVLogger(CSVLogger):
             return
         with open(path, newline="") as handle:
             reader = csv.DictReader(handle)
-            fieldnames = list(reader.fieldnames or [])
             rows = [row for row in reader if not row.get("step") or int(float(row["step"])) < step]
-        text = io.StringIO(newline="")
-        writer = csv.DictWriter(text, fieldnames=fieldnames)
-        writer.writeheader()
-        writer.writerows(rows)
-        atomic_write_bytes(path, lambda handle: handle.write(text.getvalue().encode()))
+        _rewrite(path, list(reader.fieldnames or []), rows)

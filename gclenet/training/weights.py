@@ -68,6 +68,7 @@ def load_init_weights(model: nn.Module, path: str | Path, classes: list[str] | N
     """
     state, meta = model_state_from_checkpoint(path)
     trained_for = _classes_of(meta)
+    other_classes: set[str] = set()
     if classes and trained_for and list(trained_for) != list(classes) and "fc.weight" in state:
         if sorted(trained_for) == sorted(classes):
             rows = [list(trained_for).index(name) for name in classes]
@@ -75,11 +76,10 @@ def load_init_weights(model: nn.Module, path: str | Path, classes: list[str] | N
         else:
             warnings.warn(f"{path}: trained for {list(trained_for)}, the model is for {list(classes)}; "
                           "the head starts fresh", stacklevel=2)
-            head = {k for k in state if k.startswith("fc.")}
-            load_checked(model, {k: v for k, v in state.items() if k not in head}, path, skip=head)
-            return
-    state, head = drop_other_head(model, state, path)
-    load_checked(model, state, path, skip=head)
+            other_classes = {k for k in state if k.startswith("fc.")}
+            state = {k: v for k, v in state.items() if k not in other_classes}
+    state, other_size = drop_other_head(model, state, path)
+    load_checked(model, state, path, skip=other_classes | other_size)
 
 
 def _classes_of(meta: dict[str, Any]) -> list[str] | None:
