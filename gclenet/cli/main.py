@@ -93,7 +93,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_curves(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from gclenet.training.plots import plot_run_comparison, plot_training_curves
+    from gclenet.training.plots import plot_run_comparison, plot_training_curves, summarize_run
 
     def metrics_files(spec: str) -> list[Path]:
         parts = [spec] if Path(spec).exists() else spec.split("+")
@@ -117,8 +117,27 @@ def _cmd_curves(args: argparse.Namespace) -> int:
         plot_training_curves(next(iter(runs.values())), args.out, title=args.title or names[0])
     else:
         plot_run_comparison(runs, args.out, title=args.title)
-    print(f"wrote {args.out}")
+    summaries = {name: summarize_run(files) for name, files in runs.items()}
+    if args.json:
+        import json
+
+        print(json.dumps(summaries, indent=2))
+    else:
+        _print_run_summaries(summaries)
+        print(f"wrote {args.out}")
     return 0
+
+
+def _print_run_summaries(summaries: dict[str, dict]) -> None:
+    def fmt(value: float | None, pattern: str) -> str:
+        return "-" if value is None else format(value, pattern)
+
+    print(f"{'run':<20} {'epochs':>6} {'final val':>9} {'best val (epoch)':>16} {'median epoch s':>14} "
+          f"{'median img/s':>12}")
+    for name, s in summaries.items():
+        best = f"{fmt(s['best_val_acc'], '.2%')} ({s['best_epoch']})" if s["best_epoch"] else "-"
+        print(f"{name:<20} {s['epochs']:>6} {fmt(s['final_val_acc'], '.2%'):>9} {best:>16} "
+              f"{fmt(s['median_train_epoch_s'], '.0f'):>14} {fmt(s['median_train_images_per_s'], '.1f'):>12}")
 
 
 def _write_evaluation(report: dict, out: "Path", checkpoint: "Path") -> None:
@@ -317,6 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--names", nargs="*", help="legend names (default: the run folders' names)")
     p.add_argument("--title", default="")
     p.add_argument("--out", required=True, help="PNG file")
+    p.add_argument("--json", action="store_true", help="print each run's summary (epochs, final and best validation "
+                   "accuracy, median epoch time and images/s) as JSON instead of a table")
     p.set_defaults(func=_cmd_curves)
 
     from gclenet.cli.predict import add_demo_parser, add_predict_parser

@@ -4,6 +4,7 @@ parameters and MACs per variant (Fig. 14-15)."""
 from __future__ import annotations
 
 import csv
+import statistics
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from gclenet.fileio import atomic_write_bytes  # noqa: E402
 
 __all__ = ["plot_complexity", "plot_confusion_matrix", "plot_run_comparison", "plot_training_curves",
-           "read_epoch_metrics", "chain_epoch_metrics"]
+           "read_epoch_metrics", "chain_epoch_metrics", "summarize_run"]
 
 MetricsFiles = str | Path | list[str | Path]
 
@@ -78,6 +79,32 @@ def chain_epoch_metrics(metrics_csvs: MetricsFiles) -> tuple[dict[int, dict[str,
             starts.append(offset)
         chained.update({offset + i: values for i, values in enumerate(epochs.values())})
     return chained, starts
+
+
+def summarize_run(metrics_csvs: MetricsFiles) -> dict:
+    """What a results table reports of a run (and its continuations): epochs, final and best
+    validation accuracy, and the medians of the logged epoch time and training images/s.
+
+    Medians, because a paused or resumed epoch logs its wall time, pauses included; runs
+    logged before those columns existed give ``None`` for them.
+    """
+    epochs, starts = chain_epoch_metrics(metrics_csvs)
+    val = {e + 1: m["val_acc"] for e, m in epochs.items() if "val_acc" in m}
+    seconds = [m["train_epoch_s"] for m in epochs.values() if "train_epoch_s" in m]
+    speed = [m["train_images_per_s"] for m in epochs.values() if "train_images_per_s" in m]
+    best = max(val, key=val.get) if val else None
+    ended = [e for e, m in epochs.items() if {"val_acc", "train_loss_epoch", "train_epoch_s"} & m.keys()]
+    return {
+        "epochs": len(ended),  # an epoch still running has logged steps only
+        "cycle_starts": [s + 1 for s in starts],
+        "final_val_acc": val[max(val)] if val else None,
+        "best_val_acc": val[best] if val else None,
+        "best_epoch": best,
+        "val_acc": [round(val[e], 4) for e in sorted(val)],
+        "epochs_timed": len(seconds),
+        "median_train_epoch_s": statistics.median(seconds) if seconds else None,
+        "median_train_images_per_s": statistics.median(speed) if speed else None,
+    }
 
 
 def _mark_continuations(axes: tuple[plt.Axes, ...], starts: list[int]) -> None:

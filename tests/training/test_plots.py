@@ -49,6 +49,33 @@ def test_curves_chain_a_continuation_after_its_run(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+def test_curves_summarise_each_run(tmp_path, capsys):
+    import json
+
+    write_metrics(tmp_path / "first" / "logs" / "metrics.csv", [0.3, 0.5, 0.4])
+    timed = tmp_path / "second" / "logs" / "metrics.csv"
+    timed.parent.mkdir(parents=True)
+    rows = ["epoch,step,train_epoch_s,train_images_per_s,val_acc,train_loss_step"]
+    rows += [f"{e},{10 * (e + 1)},{s},{1000 / s},{acc}," for e, (s, acc) in enumerate([(100, 0.45), (900, 0.55), (110, 0.6)])]
+    rows.append("3,35,,,,1.2")  # an epoch in progress (step rows only) is not counted
+    timed.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "c.png"
+    assert main(["curves", f"{tmp_path / 'first'}+{tmp_path / 'second'}", str(tmp_path / "first"),
+                 "--names", "chained", "alone", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    chained, alone = summary["chained"], summary["alone"]
+    assert chained["epochs"] == 6 and chained["cycle_starts"] == [4]
+    assert chained["final_val_acc"] == 0.6 and chained["best_epoch"] == 6
+    # the median ignores the one epoch that was paused (900 s); untimed epochs are not counted
+    assert chained["epochs_timed"] == 3 and chained["median_train_epoch_s"] == 110
+    assert abs(chained["median_train_images_per_s"] - 1000 / 110) < 1e-9
+    assert alone["best_val_acc"] == 0.5 and alone["best_epoch"] == 2 and alone["final_val_acc"] == 0.4
+    assert alone["median_train_epoch_s"] is None
+    assert main(["curves", str(tmp_path / "first"), "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "40.00%" in table and "50.00% (2)" in table
+
+
 def test_complexity_plot(tmp_path):
     out = tmp_path / "fig14_15.png"
     assert main(["complexity", "--input-size", "32", "--plot", str(out)]) == 0
