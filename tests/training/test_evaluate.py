@@ -41,6 +41,14 @@ def test_mean_class_accuracy_is_over_the_classes_the_split_has():
     report = classification_report(probs, labels, [f"c{i}" for i in range(7)])
     assert report["accuracy"] == 0.75 and report["mean_class_accuracy"] == 0.75  # (1 + 0.5) / 2, not / 3
 
+    # the same number is logged during training (as val_mean_class_acc), batch by batch
+    from gclenet.training.module import MeanClassAccuracy
+
+    metric = MeanClassAccuracy(7)
+    metric.update(probs[:2], labels[:2])
+    metric.update(probs[2:], labels[2:])
+    assert float(metric.compute()) == 0.75
+
 
 def test_a_grayscale_model_sees_colour_faces_as_the_recognizer_shows_them(random_weights, tmp_path):
     import numpy as np
