@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import random
+from collections.abc import Iterator
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
@@ -14,9 +17,29 @@ from gclenet.data.registry import get_dataset_spec, read_split
 from gclenet.data.transforms import build_transform
 from gclenet.training.config import DataConfig
 
-__all__ = ["FERDataModule"]
+__all__ = ["EpochSeededSampler", "FERDataModule"]
 
 log = logging.getLogger(__name__)
+
+
+class EpochSeededSampler(DistributedSampler):
+    """The training sampler; each epoch's pass first reseeds this process's torch, numpy and
+    Python generators from ``(seed, epoch, rank)``.
+
+    Augmentation (drawn in this process when ``num_workers`` is 0) and dropout then differ
+    between DDP ranks, which would otherwise repeat one another's draws, and continue after a
+    resume on any device, CUDA included, exactly as without the stop. Reseeding here rather
+    than in ``on_train_epoch_start`` puts it right before the epoch's first sample on every
+    path: Lightning creates the first epoch's (and a resumed epoch's) iterator before that hook.
+    """
+
+    def __iter__(self) -> Iterator[int]:
+        seeds = np.random.SeedSequence([self.seed, self.epoch, self.rank]).generate_state(3)
+        torch_seed, numpy_seed, python_seed = (int(s) for s in seeds)
+        torch.manual_seed(torch_seed)
+        np.random.seed(numpy_seed)
+        random.seed(python_seed)
+        return super().__iter__()
 
 
 class FERDataModule(L.LightningDataModule):
@@ -85,7 +108,7 @@ class FERDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         replicas, rank = self._world()
-        sampler = DistributedSampler(self.train_set, num_replicas=replicas, rank=rank, shuffle=True, seed=self.seed)
+        sampler = EpochSeededSampler(self.train_set, num_replicas=replicas, rank=rank, shuffle=True, seed=self.seed)
         # Workers are started anew each epoch, seeded from the main process's RNG, which a
         # checkpoint restores: persistent workers would carry their own augmentation RNG
         # across epochs, and a resumed run would not see the same augmentations.

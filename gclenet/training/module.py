@@ -138,7 +138,8 @@ class FERClassifier(L.LightningModule):
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
-    # Exact resume: the augmentation and dropout RNGs continue where they stopped.
+    # Exact resume: each epoch's draws are reseeded by the training sampler (EpochSeededSampler);
+    # these states still cover what is drawn before that, such as the loader workers' base seed.
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["rng_states"] = {
             "torch": torch.get_rng_state(),

@@ -20,3 +20,23 @@ def test_a_set_smaller_than_a_batch_still_trains_and_an_empty_class_is_named(tmp
     assert len(batches) == 1 and batches[0][0].shape[0] == 5  # one batch of all 5, not zero batches
     config.batch_size = 2
     assert len(datamodule.train_dataloader()) == 2  # full batches only, once there are enough images
+
+
+def test_each_epoch_and_rank_draws_its_own_augmentations(tmp_path):
+    import torch
+
+    from gclenet.data.datamodule import EpochSeededSampler
+
+    dataset = list(range(8))
+
+    def first_draw(epoch: int, rank: int) -> tuple[list[int], float]:
+        sampler = EpochSeededSampler(dataset, num_replicas=2, rank=rank, shuffle=True, seed=7)
+        sampler.set_epoch(epoch)
+        torch.manual_seed(123)  # whatever state the process was left in
+        order = list(sampler)
+        return order, torch.rand(()).item()
+
+    (order_0, draw_0), (order_1, draw_1) = first_draw(3, rank=0), first_draw(3, rank=1)
+    assert set(order_0).isdisjoint(order_1) and draw_0 != draw_1  # ranks no longer repeat each other's draws
+    assert first_draw(3, rank=0) == (order_0, draw_0)  # a resumed epoch 3 draws as the first one did
+    assert first_draw(4, rank=0)[1] != draw_0
