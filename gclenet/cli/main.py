@@ -300,8 +300,26 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _versions() -> str:
+    """What a bug report needs, without importing torch (which would slow every --help)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from gclenet import __version__
+
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    deps = ", ".join(f"{name} {installed(name)}" for name in ("torch", "torchvision", "lightning", "onnxruntime"))
+    return f"gclenet {__version__} (Python {sys.version.split()[0]}; {deps})"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gclenet", description="Facial expression recognition with GCLENet.")
+    parser = argparse.ArgumentParser(prog="gclenet", description="Facial expression recognition with GCLENet.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # --version on one line
+    parser.add_argument("--version", action="version", version=_versions())
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a model from a YAML config")
     p.add_argument("--config", help="YAML config (see configs/)")

@@ -1,0 +1,17 @@
+"""`gclenet --version`: what a bug report needs."""
+
+import pytest
+
+from gclenet import __version__
+from gclenet.cli.main import main
+
+
+def test_version_names_gclenet_and_the_libraries_it_runs_on(capsys):
+    import torch
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    line = capsys.readouterr().out.strip()
+    assert "\n" not in line
+    assert line.startswith(f"gclenet {__version__} (Python ") and f"torch {torch.__version__.split('+')[0]}" in line
