@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, DistributedSampler
 
 from gclenet.data.classes import BASIC_CLASSES, class_list
@@ -120,6 +121,10 @@ class FERDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         replicas, rank = self._world()
-        sampler = DistributedSampler(self.val_set, num_replicas=replicas, rank=rank, shuffle=False)
+        # Each image once, ranks off by at most one image: the DistributedSampler would pad with
+        # repeats that count twice in the metrics. Safe in validation (DDP syncs buffers only on
+        # its first no-grad forward) while every rank has an image, hence the fallback.
+        sampler_type = UnrepeatedDistributedSampler if len(self.val_set) >= replicas else DistributedSampler
+        sampler = sampler_type(self.val_set, num_replicas=replicas, rank=rank, shuffle=False)
         return DataLoader(self.val_set, batch_size=self.cfg.batch_size * 2, sampler=sampler,
                           num_workers=self.cfg.num_workers)

@@ -124,3 +124,13 @@ def test_ddp_two_cpu_processes_split_each_epoch(tmp_path):
     ckpt = torch.load(tmp_path / "runs" / "tiny" / "checkpoints" / "last.ckpt", weights_only=True)
     # 24 images, 2 ranks of 12, batch 4: 3 optimizer steps per epoch (not 6).
     assert ckpt["global_step"] == 24 // 2 // 4
+    # Validation counts each of the 9 test images once (a padded split would count one twice):
+    # the logged accuracy is that of the saved weights on the 9 images, evaluated in one process.
+    from gclenet.training.plots import read_epoch_metrics
+
+    logged = read_epoch_metrics(tmp_path / "runs" / "tiny" / "logs" / "metrics.csv")[0]["val_acc"]
+    result = gclenet("evaluate", "--checkpoint", str(tmp_path / "runs" / "tiny" / "checkpoints" / "last.ckpt"),
+                     "--dataset", "folder", "--root", str(tmp_path / "data"), "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["samples"] == 9 and logged == pytest.approx(report["accuracy"], abs=1e-6)
