@@ -116,25 +116,37 @@ def create_detector(name: str, *, device: str = "cpu", min_face_size: int = 40) 
     raise ValueError(f"unknown detector {name!r}; valid: {', '.join(DETECTORS)}")
 
 
+def _window(image: np.ndarray, left: int, top: int, right: int, bottom: int) -> np.ndarray:
+    """``image[top:bottom, left:right]``, edge-replicated where the window leaves the image."""
+    height, width = image.shape[:2]
+    t, l = min(max(top, 0), height - 1), min(max(left, 0), width - 1)  # noqa: E741
+    b, r = max(min(bottom, height), t + 1), max(min(right, width), l + 1)
+    pads = ((t - top, bottom - b), (l - left, right - r)) + ((0, 0),) * (image.ndim - 2)
+    inner = image[t:b, l:r]
+    return np.pad(inner, pads, mode="edge") if any(any(p) for p in pads) else inner
+
+
 def crop_face(image: np.ndarray, face: Face, *, margin: float = 0.2, align: bool = True) -> np.ndarray:
     """A square crop around ``face`` grown by ``margin`` on each side, eyes levelled if known.
 
     Parts of the square beyond the image are filled by edge replication, so faces at
-    the border keep their proportions.
+    the border keep their proportions, also when levelling the eyes turns them. Only a
+    window around the face is turned, not the whole frame.
     """
     x1, y1, x2, y2 = face.box
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
-    side = max(x2 - x1, y2 - y1) * (1 + 2 * margin)
-    pil = Image.fromarray(image)
+    half = max(x2 - x1, y2 - y1) * (1 + 2 * margin) / 2
+    angle = 0.0
     if align and face.landmarks:
         (lx, ly), (rx, ry) = face.landmarks[0], face.landmarks[1]
         angle = math.degrees(math.atan2(ry - ly, rx - lx))
-        if abs(angle) > 1.0:
-            pil = pil.rotate(angle, resample=Image.BILINEAR, center=(cx, cy))
-    half = side / 2
-    box = (round(cx - half), round(cy - half), round(cx + half), round(cy + half))
-    if box[0] >= 0 and box[1] >= 0 and box[2] <= pil.width and box[3] <= pil.height:
-        return np.asarray(pil.crop(box))
-    pad = max(0, -box[0], -box[1], box[2] - pil.width, box[3] - pil.height)
-    padded = np.pad(np.asarray(pil), ((pad, pad), (pad, pad), (0, 0)), mode="edge")
-    return padded[box[1] + pad : box[3] + pad, box[0] + pad : box[2] + pad]
+        if abs(angle) <= 1.0:
+            angle = 0.0
+    reach = half * math.sqrt(2) if angle else half  # the square's corners, turned by any angle
+    left, top = math.floor(cx - reach) - 1, math.floor(cy - reach) - 1
+    window = _window(image, left, top, math.ceil(cx + reach) + 2, math.ceil(cy + reach) + 2)
+    if angle:
+        window = np.asarray(Image.fromarray(window).rotate(angle, resample=Image.BILINEAR,
+                                                           center=(cx - left, cy - top)))
+    box = (round(cx - half) - left, round(cy - half) - top, round(cx + half) - left, round(cy + half) - top)
+    return np.ascontiguousarray(window[box[1] : box[3], box[0] : box[2]])

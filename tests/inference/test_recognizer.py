@@ -99,3 +99,17 @@ def test_crop_face_margin_border_and_alignment():
     assert corner.shape == (40, 40, 3)  # padded, not shrunk
     tilted = Face((30, 30, 70, 70), 1.0, landmarks=[(40, 40), (60, 50), (50, 55), (42, 62), (58, 62)])
     assert crop_face(image, tilted, margin=0.0, align=True).shape == (40, 40, 3)
+    # a tilted face in the corner: what the turn brings in from beyond the image is the
+    # image's edge, not black
+    flat = np.full((100, 100, 3), 200, dtype=np.uint8)
+    cornered = Face((0, 0, 30, 30), 1.0, landmarks=[(8, 10), (22, 18)])
+    crop = crop_face(flat, cornered, margin=0.2, align=True)
+    assert crop.shape == (42, 42, 3) and crop.min() == 200
+    # inside the image, turning only a window gives the crop of the turned whole image
+    from PIL import Image
+
+    noise = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    face = Face((60, 40, 100, 90), 1.0, landmarks=[(70, 55), (90, 62)])
+    angle = np.degrees(np.arctan2(7, 20))
+    whole = np.asarray(Image.fromarray(noise).rotate(angle, resample=Image.BILINEAR, center=(80, 65)))
+    assert np.array_equal(crop_face(noise, face, margin=0.1, align=True), whole[35:95, 50:110])
