@@ -30,8 +30,9 @@ class EpochSeededSampler(DistributedSampler):
     Augmentation (drawn in this process when ``num_workers`` is 0) and dropout then differ
     between DDP ranks, which would otherwise repeat one another's draws, and continue after a
     resume on any device, CUDA included, exactly as without the stop. Reseeding here rather
-    than in ``on_train_epoch_start`` puts it right before the epoch's first sample on every
-    path: Lightning creates the first epoch's (and a resumed epoch's) iterator before that hook.
+    than in ``on_train_epoch_start`` puts it right before the epoch's first index on every
+    path: Lightning creates the first epoch's (and a resumed epoch's) iterator before that hook,
+    and with loader workers that iterator draws its first indices at once.
     """
 
     def __iter__(self) -> Iterator[int]:
@@ -63,6 +64,7 @@ class FERDataModule(L.LightningDataModule):
         self.classes = list(class_list(config.classes) if config.classes else default_classes)
         self.train_set: FERDataset | None = None
         self.val_set: FERDataset | None = None
+        self._resumed_epoch = 0
 
     def _samples(self, split: str, train: bool) -> list:
         cfg = self.cfg
@@ -107,9 +109,21 @@ class FERDataModule(L.LightningDataModule):
         trainer = self.trainer
         return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
 
+    # Lightning (2.5.3 on, its issue #21938) creates a resumed run's first training iterator
+    # before it tells the sampler the epoch, and with loader workers that iterator draws its
+    # indices at once: the resumed epoch would replay epoch 0's order and seeds. So the
+    # checkpoint carries the epoch a resumed run starts with, and the sampler starts there.
+    def state_dict(self) -> dict[str, int]:
+        return {"next_epoch": self.trainer.current_epoch + 1} if self.trainer is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        self._resumed_epoch = int(state_dict.get("next_epoch", 0))
+
     def train_dataloader(self) -> DataLoader:
         replicas, rank = self._world()
         sampler = EpochSeededSampler(self.train_set, num_replicas=replicas, rank=rank, shuffle=True, seed=self.seed)
+        current = self.trainer.current_epoch if self.trainer is not None else 0
+        sampler.set_epoch(max(self._resumed_epoch, current))
         # Workers are started anew each epoch, seeded from the main process's RNG, which a
         # checkpoint restores: persistent workers would carry their own augmentation RNG
         # across epochs, and a resumed run would not see the same augmentations.

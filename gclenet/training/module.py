@@ -139,7 +139,7 @@ class FERClassifier(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     # Exact resume: each epoch's draws are reseeded by the training sampler (EpochSeededSampler);
-    # these states still cover what is drawn before that, such as the loader workers' base seed.
+    # these states cover anything drawn outside an epoch (checkpoints of older versions need them).
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["rng_states"] = {
             "torch": torch.get_rng_state(),

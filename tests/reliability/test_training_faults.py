@@ -84,6 +84,29 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
         torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=1e-6, msg=key)
 
 
+def test_a_run_with_loader_workers_resumes_exactly(tmp_path):
+    """With loader workers, Lightning draws a resumed epoch's first indices before it sets the
+    sampler's epoch (its issue #21938); the epoch travels in the checkpoint instead."""
+    import yaml
+
+    def config(folder):
+        path = make_run(folder, max_epochs=1)
+        values = yaml.safe_load(path.read_text())
+        values["data"]["num_workers"] = 2
+        values["optim"].update(schedule="constant", warmup_epochs=0)  # 1 + 1 epochs = 2 epochs
+        path.write_text(yaml.safe_dump(values))
+        return path
+
+    assert main(["train", "--config", str(config(tmp_path / "a")), "trainer.max_epochs=2"]) == 0
+    stopped = config(tmp_path / "b")
+    assert main(["train", "--config", str(stopped)]) == 0
+    assert main(["train", "--config", str(stopped), "--resume", "trainer.max_epochs=2"]) == 0
+    a, b = (torch.load(tmp_path / x / "runs" / "tiny" / "checkpoints" / "last.ckpt", weights_only=True) for x in "ab")
+    assert a["global_step"] == b["global_step"] == 12
+    for key, value in a["state_dict"].items():
+        torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=1e-6, msg=key)
+
+
 def test_corrupt_training_images_are_named_and_skipped(tmp_path, capsys):
     config = make_run(tmp_path, max_epochs=1)
     (tmp_path / "data" / "train" / "happy" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
