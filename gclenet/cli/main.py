@@ -312,14 +312,23 @@ def _versions() -> str:
         except PackageNotFoundError:
             return "not installed"
 
-    deps = ", ".join(f"{name} {installed(name)}" for name in ("torch", "torchvision", "lightning", "onnxruntime"))
-    return f"gclenet {__version__} (Python {sys.version.split()[0]}; {deps})"
+    deps = [f"{name} {installed(name)}" for name in ("torch", "torchvision", "lightning")]
+    runtime = next((f"{name} {installed(name)}" for name in ("onnxruntime", "onnxruntime-gpu")
+                    if installed(name) != "not installed"), "onnxruntime not installed")
+    return f"gclenet {__version__} (Python {sys.version.split()[0]}; {', '.join(deps + [runtime])})"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(_versions())
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gclenet", description="Facial expression recognition with GCLENet.",
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # --version on one line
-    parser.add_argument("--version", action="version", version=_versions())
+    parser = argparse.ArgumentParser(prog="gclenet", description="Facial expression recognition with GCLENet.")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show versions and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train a model from a YAML config")
     p.add_argument("--config", help="YAML config (see configs/)")

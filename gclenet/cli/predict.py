@@ -15,10 +15,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from gclenet.data.image_io import ImageLoadError, load_image
-from gclenet.inference.sources import expand_inputs, is_video, write_example_photo
 from gclenet.fileio import atomic_write_bytes, unique_stem
 
 __all__ = ["add_demo_parser", "add_predict_parser"]
+
+# Modules that import torch are imported inside the commands: building the parser, which
+# every command and every --help does, stays free of torch's ~2 s import.
 
 
 def add_predict_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +54,8 @@ def add_demo_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     """``gclenet predict`` on a photo that ships with a dependency, so a fresh install can try it at once."""
+    from gclenet.inference.sources import write_example_photo
+
     photo = write_example_photo(args.out)
     annotated = Path(args.out) / "annotated"
     parser = argparse.ArgumentParser(prog="gclenet")
@@ -79,6 +83,7 @@ def _face_dicts(faces: list) -> list[dict[str, Any]]:
 def run_predict(args: argparse.Namespace) -> int:
     from gclenet.inference.annotate import annotate
     from gclenet.inference.recognizer import Recognizer
+    from gclenet.inference.sources import expand_inputs, is_video
 
     if args.webcam is not None:
         from gclenet.inference.video import run_webcam

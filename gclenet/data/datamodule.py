@@ -137,8 +137,11 @@ class FERDataModule(L.LightningDataModule):
         replicas, rank = self._world()
         # Each image once, ranks off by at most one image: the DistributedSampler would pad with
         # repeats that count twice in the metrics. Safe in validation (DDP syncs buffers only on
-        # its first no-grad forward) while every rank has an image, hence the fallback.
-        sampler_type = UnrepeatedDistributedSampler if len(self.val_set) >= replicas else DistributedSampler
+        # its first no-grad forward) while every rank has a batch, hence the fallbacks: a
+        # fractional limit_val_batches could leave one rank none.
+        limit = self.trainer.limit_val_batches if self.trainer is not None else 1.0
+        whole = isinstance(limit, int) or limit == 1.0
+        sampler_type = UnrepeatedDistributedSampler if whole and len(self.val_set) >= replicas else DistributedSampler
         sampler = sampler_type(self.val_set, num_replicas=replicas, rank=rank, shuffle=False)
         return DataLoader(self.val_set, batch_size=self.cfg.batch_size * 2, sampler=sampler,
                           num_workers=self.cfg.num_workers)

@@ -64,6 +64,9 @@ def read_epoch_metrics(metrics_csv: str | Path) -> dict[int, dict[str, float]]:
     return dict(sorted(epochs.items()))
 
 
+_EPOCH_END_KEYS = {"val_acc", "train_loss_epoch", "train_epoch_s"}
+
+
 def chain_epoch_metrics(metrics_csvs: MetricsFiles) -> tuple[dict[int, dict[str, float]], list[int]]:
     """Per-epoch values of a run and its continuations (e.g. a second cycle started from its
     last checkpoint), numbered on from each other; also the epochs where each continuation starts."""
@@ -71,7 +74,8 @@ def chain_epoch_metrics(metrics_csvs: MetricsFiles) -> tuple[dict[int, dict[str,
     chained: dict[int, dict[str, float]] = {}
     starts = []
     for metrics_csv in files:
-        epochs = read_epoch_metrics(metrics_csv)
+        # an epoch with step rows only was cut off before its end (or is still running)
+        epochs = {e: m for e, m in read_epoch_metrics(metrics_csv).items() if _EPOCH_END_KEYS & m.keys()}
         if not epochs:
             raise ValueError(f"{metrics_csv}: no per-epoch metrics yet")
         offset = len(chained)
@@ -93,9 +97,8 @@ def summarize_run(metrics_csvs: MetricsFiles) -> dict:
     seconds = [m["train_epoch_s"] for m in epochs.values() if "train_epoch_s" in m]
     speed = [m["train_images_per_s"] for m in epochs.values() if "train_images_per_s" in m]
     best = max(val, key=val.get) if val else None
-    ended = [e for e, m in epochs.items() if {"val_acc", "train_loss_epoch", "train_epoch_s"} & m.keys()]
     return {
-        "epochs": len(ended),  # an epoch still running has logged steps only
+        "epochs": len(epochs),
         "cycle_starts": [s + 1 for s in starts],
         "final_val_acc": val[max(val)] if val else None,
         "best_val_acc": val[best] if val else None,

@@ -105,6 +105,8 @@ def test_crop_face_margin_border_and_alignment():
     cornered = Face((0, 0, 30, 30), 1.0, landmarks=[(8, 10), (22, 18)])
     crop = crop_face(flat, cornered, margin=0.2, align=True)
     assert crop.shape == (42, 42, 3) and crop.min() == 200
+    beyond = crop_face(flat[..., 0], Face((120, 10, 150, 40), 1.0), margin=0.0)  # gray, box past the edge
+    assert beyond.shape == (30, 30) and beyond.min() == 200
     # inside the image, turning only a window gives the crop of the turned whole image
     from PIL import Image
 

@@ -52,7 +52,12 @@ def test_curves_chain_a_continuation_after_its_run(tmp_path):
 def test_curves_summarise_each_run(tmp_path, capsys):
     import json
 
-    write_metrics(tmp_path / "first" / "logs" / "metrics.csv", [0.3, 0.5, 0.4])
+    first = tmp_path / "first" / "logs" / "metrics.csv"
+    first.parent.mkdir(parents=True)
+    rows = ["epoch,step,train_loss_step,train_loss_epoch,val_acc"]
+    rows += [f"{e},{10 * (e + 1)},,{2.0 - 0.1 * e},{acc}" for e, acc in enumerate([0.3, 0.5, 0.4])]
+    rows += ["3,35,1.5,,", "3,36,1.4,,"]  # killed during its epoch 4: a continuation starts after epoch 3
+    first.write_text("\n".join(rows) + "\n")
     timed = tmp_path / "second" / "logs" / "metrics.csv"
     timed.parent.mkdir(parents=True)
     rows = ["epoch,step,train_epoch_s,train_images_per_s,val_acc,train_loss_step"]
