@@ -155,7 +155,10 @@ def _write_evaluation(report: dict, out: "Path", checkpoint: "Path") -> None:
                           title=title, normalized=False)
     metrics = checkpoint.resolve().parent.parent / "logs" / "metrics.csv"
     if metrics.is_file():
-        plot_training_curves(metrics, out / "training_curves.png", title=str(checkpoint.parent.parent.name))
+        try:
+            plot_training_curves(metrics, out / "training_curves.png", title=str(checkpoint.parent.parent.name))
+        except ValueError as err:  # a log without a finished epoch: the report stands without curves
+            print(f"gclenet evaluate: no training curves: {err}", file=sys.stderr)
 
 
 def _cmd_data_summary(args: argparse.Namespace) -> int:

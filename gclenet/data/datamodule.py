@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterator
+from functools import partial
 
 import lightning as L
 import numpy as np
@@ -23,6 +24,14 @@ __all__ = ["EpochSeededSampler", "FERDataModule"]
 log = logging.getLogger(__name__)
 
 
+def _seed_generators(*key: int) -> None:
+    """This process's torch (CPU and CUDA), numpy and Python generators, seeded from ``key``."""
+    torch_seed, numpy_seed, python_seed = (int(s) for s in np.random.SeedSequence(list(key)).generate_state(3))
+    torch.manual_seed(torch_seed)
+    np.random.seed(numpy_seed)
+    random.seed(python_seed)
+
+
 class EpochSeededSampler(DistributedSampler):
     """The training sampler; each epoch's pass first reseeds this process's torch, numpy and
     Python generators from ``(seed, epoch, rank)``.
@@ -36,12 +45,15 @@ class EpochSeededSampler(DistributedSampler):
     """
 
     def __iter__(self) -> Iterator[int]:
-        seeds = np.random.SeedSequence([self.seed, self.epoch, self.rank]).generate_state(3)
-        torch_seed, numpy_seed, python_seed = (int(s) for s in seeds)
-        torch.manual_seed(torch_seed)
-        np.random.seed(numpy_seed)
-        random.seed(python_seed)
+        _seed_generators(self.seed, self.epoch, self.rank)
         return super().__iter__()
+
+
+def _seed_worker(sampler: EpochSeededSampler, worker_id: int) -> None:
+    """A loader worker's generators from ``(seed, epoch, rank, worker)``: the worker's
+    augmentations do not depend on the main process's RNG, which a DDP resume restores
+    from rank 0 on every rank."""
+    _seed_generators(sampler.seed, sampler.epoch, sampler.rank, worker_id)
 
 
 class FERDataModule(L.LightningDataModule):
@@ -113,8 +125,13 @@ class FERDataModule(L.LightningDataModule):
     # before it tells the sampler the epoch, and with loader workers that iterator draws its
     # indices at once: the resumed epoch would replay epoch 0's order and seeds. So the
     # checkpoint carries the epoch a resumed run starts with, and the sampler starts there.
+    # (Strategies that restore after setup, FSDP and DeepSpeed, load it too late for this.)
     def state_dict(self) -> dict[str, int]:
-        return {"next_epoch": self.trainer.current_epoch + 1} if self.trainer is not None else {}
+        trainer = self.trainer
+        if trainer is None:
+            return {}
+        ended = trainer.fit_loop.epoch_loop.batch_progress.is_last_batch  # else a mid-epoch (e.g. SLURM) save
+        return {"next_epoch": trainer.current_epoch + int(ended)}
 
     def load_state_dict(self, state_dict: dict[str, int]) -> None:
         self._resumed_epoch = int(state_dict.get("next_epoch", 0))
@@ -124,11 +141,12 @@ class FERDataModule(L.LightningDataModule):
         sampler = EpochSeededSampler(self.train_set, num_replicas=replicas, rank=rank, shuffle=True, seed=self.seed)
         current = self.trainer.current_epoch if self.trainer is not None else 0
         sampler.set_epoch(max(self._resumed_epoch, current))
-        # Workers are started anew each epoch, seeded from the main process's RNG, which a
-        # checkpoint restores: persistent workers would carry their own augmentation RNG
-        # across epochs, and a resumed run would not see the same augmentations.
+        # Workers are started anew each epoch and seeded from (seed, epoch, rank, worker):
+        # persistent workers would carry their RNG across epochs, and a resumed run would
+        # not see the same augmentations.
         return DataLoader(
             self.train_set, batch_size=self.cfg.batch_size, sampler=sampler,
+            worker_init_fn=partial(_seed_worker, sampler),
             drop_last=len(sampler) >= self.cfg.batch_size,  # a set smaller than a batch is one batch, not none
             num_workers=self.cfg.num_workers, persistent_workers=False,
         )

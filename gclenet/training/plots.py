@@ -74,8 +74,9 @@ def chain_epoch_metrics(metrics_csvs: MetricsFiles) -> tuple[dict[int, dict[str,
     chained: dict[int, dict[str, float]] = {}
     starts = []
     for metrics_csv in files:
-        # an epoch with step rows only was cut off before its end (or is still running)
-        epochs = {e: m for e, m in read_epoch_metrics(metrics_csv).items() if _EPOCH_END_KEYS & m.keys()}
+        epochs = read_epoch_metrics(metrics_csv)
+        while epochs and not _EPOCH_END_KEYS & epochs[max(epochs)].keys():  # cut off before its end, or running
+            del epochs[max(epochs)]
         if not epochs:
             raise ValueError(f"{metrics_csv}: no per-epoch metrics yet")
         offset = len(chained)

@@ -40,3 +40,16 @@ def test_each_epoch_and_rank_draws_its_own_augmentations(tmp_path):
     assert set(order_0).isdisjoint(order_1) and draw_0 != draw_1  # ranks no longer repeat each other's draws
     assert first_draw(3, rank=0) == (order_0, draw_0)  # a resumed epoch 3 draws as the first one did
     assert first_draw(4, rank=0)[1] != draw_0
+
+    # loader workers: their own seeds from (seed, epoch, rank, worker), whatever the main process holds
+    from gclenet.data.datamodule import _seed_worker
+
+    def worker_draw(rank: int, worker: int, main_seed: int = 0) -> float:
+        sampler = EpochSeededSampler(dataset, num_replicas=2, rank=rank, shuffle=True, seed=7)
+        sampler.set_epoch(3)
+        torch.manual_seed(main_seed)  # what the main process holds (rank 0's state on every rank after a DDP resume)
+        _seed_worker(sampler, worker)
+        return torch.rand(()).item()
+
+    draws = {(rank, worker): worker_draw(rank, worker) for rank in (0, 1) for worker in (0, 1)}
+    assert len(set(draws.values())) == 4 and worker_draw(1, 0, main_seed=99) == draws[1, 0]
