@@ -132,11 +132,12 @@ def _print_run_summaries(summaries: dict[str, dict]) -> None:
     def fmt(value: float | None, pattern: str) -> str:
         return "-" if value is None else format(value, pattern)
 
-    print(f"{'run':<20} {'epochs':>6} {'final val':>9} {'best val (epoch)':>16} {'median epoch s':>14} "
+    width = max(20, *(len(name) for name in summaries))
+    print(f"{'run':<{width}} {'epochs':>6} {'final val':>9} {'best val (epoch)':>16} {'median epoch s':>14} "
           f"{'median img/s':>12}")
     for name, s in summaries.items():
         best = f"{fmt(s['best_val_acc'], '.2%')} ({s['best_epoch']})" if s["best_epoch"] else "-"
-        print(f"{name:<20} {s['epochs']:>6} {fmt(s['final_val_acc'], '.2%'):>9} {best:>16} "
+        print(f"{name:<{width}} {s['epochs']:>6} {fmt(s['final_val_acc'], '.2%'):>9} {best:>16} "
               f"{fmt(s['median_train_epoch_s'], '.0f'):>14} {fmt(s['median_train_images_per_s'], '.1f'):>12}")
 
 
