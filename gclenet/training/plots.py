@@ -157,10 +157,10 @@ def plot_run_comparison(runs: dict[str, MetricsFiles], path: str | Path, *, titl
         all_starts.update(starts)
         for ax, key in ((acc_ax, "val_acc"), (loss_ax, "train_loss_epoch")):
             xs = [e + 1 for e, m in epochs.items() if key in m]
-            line, = ax.plot(xs, [epochs[x - 1][key] for x in xs], marker=".", label=name)
+            label = name
             if key == "val_acc" and xs:  # the final value: what the run ends with, not its best epoch
-                ax.annotate(f"{epochs[xs[-1] - 1][key]:.1%}", (xs[-1], epochs[xs[-1] - 1][key]),
-                            color=line.get_color(), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+                label = f"{name} (final {epochs[xs[-1] - 1][key]:.1%})"
+            ax.plot(xs, [epochs[x - 1][key] for x in xs], marker=".", label=label)
     _mark_continuations((acc_ax, loss_ax), sorted(all_starts))
     return _save_epoch_axes(fig, acc_ax, loss_ax, path, title, ("validation accuracy", "training loss"))
 
