@@ -7,11 +7,9 @@ and the data module owns the files.
 from __future__ import annotations
 
 import math
-import random
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -137,40 +135,3 @@ class FERClassifier(L.LightningModule):
             ),
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
-
-    # Exact resume: each epoch's draws are reseeded by the training sampler (EpochSeededSampler);
-    # these states cover anything drawn outside an epoch (checkpoints of older versions need them).
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["rng_states"] = {
-            "torch": torch.get_rng_state(),
-            "numpy": _numpy_state(),
-            "python": _python_state(),
-        }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        states = checkpoint.get("rng_states")
-        if states:
-            torch.set_rng_state(states["torch"])
-            np.random.set_state(_numpy_state_back(states["numpy"]))
-            random.setstate(_python_state_back(states["python"]))
-
-
-def _python_state() -> list[Any]:
-    version, internal, gauss = random.getstate()
-    return [version, torch.tensor(internal, dtype=torch.int64), gauss]
-
-
-def _python_state_back(state: list[Any]) -> tuple[Any, ...]:
-    version, internal, gauss = state
-    return version, tuple(int(x) for x in internal.tolist()), gauss
-
-
-# Checkpoints are loaded with weights_only=True, so RNG states travel as tensors.
-def _numpy_state() -> list[Any]:
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]
-
-
-def _numpy_state_back(state: list[Any]) -> tuple[Any, ...]:
-    name, keys, pos, has_gauss, cached = state
-    return name, keys.numpy().astype(np.uint32), pos, has_gauss, cached

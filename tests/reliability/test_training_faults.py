@@ -62,7 +62,7 @@ def test_kill_during_checkpoint_write_leaves_a_loadable_checkpoint(tmp_path):
 
 
 def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
-    """Same seed, same data order (drawn from (seed, epoch)), RNG states in the checkpoint:
+    """Same seed; data order and random draws seeded from (seed, epoch) each epoch:
     a run killed after epoch 0 and resumed ends with the weights of one never interrupted."""
     straight = make_run(tmp_path / "a", max_epochs=2)
     assert main(["train", "--config", str(straight)]) == 0
