@@ -20,7 +20,7 @@ Two exact rewrites make it fast on CPUs (both tested against the literal form):
 * ``q_i . p_i`` is the same for every key of query i, so softmax ignores it and the
   logits become ``q_i . (k_j - p_j)``: the positional encoding is subtracted from k.
 * The sliding-window attention runs blockwise (HaloNet-style): queries in BxB blocks,
-  each with its (B + k_att - 1)^2 halo of keys, one fused
+  each with its (B + k_att - 1)^2 halo of keys gathered by one index, one fused
   ``scaled_dot_product_attention`` call with a fixed mask that keeps exactly each
   query's own window. The literal ``unfold`` form is kept as a reference.
 * The convolution path is linear in the input (the projections have no bias), so its
@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from gclenet.models._reparam import fuse_conv_bn
 
-__all__ = ["ACMix", "local_window_attention", "local_window_attention_reference"]
+__all__ = ["ACMix", "halo_index", "local_window_attention", "local_window_attention_reference"]
 
 _BLOCK_CANDIDATES = (7, 8, 6, 5, 4)
 
@@ -72,6 +72,20 @@ def border_index(size: int, radius: int, extra: int = 0, device: torch.device | 
     return idx.clamp(0, size - 1)
 
 
+def halo_index(height: int, width: int, block: int, radius: int, device: torch.device | None = None) -> Tensor:
+    """Flat source pixel (``y * width + x``) of every key of every query block's halo.
+
+    ``(rows * cols * halo * halo,)`` in (block row, block col, halo y, halo x) order,
+    with the border reflected as :func:`border_index` does; blocks past the map's end
+    read its last row/column (only padding queries see those keys).
+    """
+    halo = block + 2 * radius
+    rows, cols = math.ceil(height / block), math.ceil(width / block)
+    ys = border_index(height, radius, rows * block - height, device).unfold(0, halo, block)  # (rows, halo)
+    xs = border_index(width, radius, cols * block - width, device).unfold(0, halo, block)  # (cols, halo)
+    return (ys[:, None, :, None] * width + xs[None, :, None, :]).reshape(-1)
+
+
 def local_window_attention(
     q: Tensor, k: Tensor, v: Tensor, num_heads: int, window: int,
     block_size: int | None = None, key_offset: Tensor | None = None,
@@ -92,6 +106,15 @@ def local_window_attention(
     Returns:
         ``(N, H, W, C)``, contiguous.
     """
+    if q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16):
+        # PyTorch's CPU attention kernel is slower in bf16 than in fp32 for these
+        # 16-wide heads (its backward above all; docs/BENCHMARKS.md), so CPUs attend in fp32.
+        with torch.autocast("cpu", enabled=False):
+            out = local_window_attention(
+                q.float(), k.float(), v.float(), num_heads, window, block_size,
+                None if key_offset is None else key_offset.float(),
+            )
+        return out.to(q.dtype)
     n, height, width, c = q.shape
     head_dim = c // num_heads
     radius = window // 2
@@ -100,21 +123,18 @@ def local_window_attention(
     rows, cols = math.ceil(height / block), math.ceil(width / block)
     extra_h, extra_w = rows * block - height, cols * block - width
 
-    # Keys and values with their border, as (N, rows*B + 2r, cols*B + 2r, 2C); the
-    # extra tail is seen only by padding queries, whose outputs are dropped.
-    row_idx = border_index(height, radius, extra_h, q.device)
-    col_idx = border_index(width, radius, extra_w, q.device)
-    kv = torch.cat([k, v], dim=3).index_select(1, row_idx).index_select(2, col_idx)
-    if key_offset is not None:
-        offset = key_offset.index_select(0, row_idx).index_select(1, col_idx)
-        keys = kv[..., :c].unflatten(3, (num_heads, head_dim))
-        keys.sub_(offset[None, :, :, None, :].to(kv.dtype))
-    kv = (
-        kv.unfold(1, halo, block).unfold(2, halo, block)  # (N, rows, cols, 2C, halo, halo), a view
-        .permute(0, 1, 2, 4, 5, 3)
-        .reshape(n * rows * cols, halo * halo, 2, num_heads, head_dim)
-    )
-    keys, values = kv[:, :, 0].transpose(1, 2), kv[:, :, 1].transpose(1, 2)
+    if key_offset is not None:  # on the map, before the halos repeat each key ~3.4 times
+        k = (k.unflatten(3, (num_heads, head_dim)) - key_offset[None, :, :, None, :].to(k.dtype)).flatten(3)
+    # One gather per tensor builds every block's halo, border included; its backward is
+    # a single index_add (an unfold of a padded map, then splitting k from v, cost ~3x more).
+    index = halo_index(height, width, block, radius, q.device)
+
+    def halos(t: Tensor) -> Tensor:  # (N, H, W, C) -> (N*rows*cols, heads, halo^2, d)
+        return (
+            t.reshape(n, height * width, c).index_select(1, index)
+            .reshape(n * rows * cols, halo * halo, num_heads, head_dim)
+            .transpose(1, 2)
+        )
 
     if extra_h or extra_w:
         q = F.pad(q, (0, 0, 0, extra_w, 0, extra_h))
@@ -124,7 +144,9 @@ def local_window_attention(
         .reshape(n * rows * cols, block * block, num_heads, head_dim)
         .transpose(1, 2)
     )
-    out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=_window_mask(block, window, q.device))
+    out = F.scaled_dot_product_attention(
+        queries, halos(k), halos(v), attn_mask=_window_mask(block, window, q.device)
+    )
     out = (
         out.transpose(1, 2)
         .reshape(n, rows, cols, block, block, c)

@@ -33,6 +33,20 @@ def test_attention_is_local():
     assert not torch.equal(base[:, 15:, 15:], moved[:, 15:, 15:])
 
 
+def test_bf16_attention_on_cpu_is_the_fp32_one_rounded():
+    # The CPU attention kernel is slow in bf16 for 16-wide heads, so bf16 inputs attend
+    # in fp32: the result is the fp32 computation, rounded once, and gradients flow back.
+    q, k, v = (torch.randn(2, 14, 14, 64).bfloat16().requires_grad_() for _ in range(3))
+    offset = torch.randn(14, 14, 16)
+    with torch.autocast("cpu", torch.bfloat16):
+        got = local_window_attention(q, k, v, num_heads=4, window=7, key_offset=offset)
+    fp32 = local_window_attention(q.float(), k.float(), v.float(), num_heads=4, window=7, key_offset=offset)
+    assert got.dtype == torch.bfloat16
+    assert torch.equal(got, fp32.bfloat16())
+    grads = torch.autograd.grad(got.float().sum(), (q, k, v))
+    assert all(g.dtype == torch.bfloat16 and g.abs().sum() > 0 for g in grads)
+
+
 @pytest.mark.parametrize("size", [4, 9, 20])
 def test_border_index_reflects_like_pad(size):
     x = torch.randn(1, 1, size, size)
