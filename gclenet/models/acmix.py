@@ -106,15 +106,27 @@ def local_window_attention(
     Returns:
         ``(N, H, W, C)``, contiguous.
     """
-    if q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16):
-        # PyTorch's CPU attention kernel is slower in bf16 than in fp32 for these
-        # 16-wide heads (its backward above all; docs/BENCHMARKS.md), so CPUs attend in fp32.
-        with torch.autocast("cpu", enabled=False):
-            out = local_window_attention(
-                q.float(), k.float(), v.float(), num_heads, window, block_size,
-                None if key_offset is None else key_offset.float(),
-            )
-        return out.to(q.dtype)
+    low_precision_backward = (
+        q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16)
+        and torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
+    )
+    if not low_precision_backward:
+        return _attend(q, k, v, num_heads, window, block_size, key_offset)
+    # PyTorch's CPU attention backward is ~2x slower in bf16 than in fp32 for these
+    # 16-wide heads (docs/BENCHMARKS.md), so training on CPUs attends in fp32; inference
+    # keeps bf16, whose forward is the faster one.
+    with torch.autocast("cpu", enabled=False):
+        out = _attend(
+            q.float(), k.float(), v.float(), num_heads, window, block_size,
+            None if key_offset is None else key_offset.float(),
+        )
+    return out.to(q.dtype)
+
+
+def _attend(
+    q: Tensor, k: Tensor, v: Tensor, num_heads: int, window: int,
+    block_size: int | None, key_offset: Tensor | None,
+) -> Tensor:
     n, height, width, c = q.shape
     head_dim = c // num_heads
     radius = window // 2

@@ -34,8 +34,8 @@ def test_attention_is_local():
 
 
 def test_bf16_attention_on_cpu_is_the_fp32_one_rounded():
-    # The CPU attention kernel is slow in bf16 for 16-wide heads, so bf16 inputs attend
-    # in fp32: the result is the fp32 computation, rounded once, and gradients flow back.
+    # The CPU attention backward is slow in bf16 for 16-wide heads, so bf16 inputs that
+    # need gradients attend in fp32: the fp32 result, rounded once, and gradients flow back.
     q, k, v = (torch.randn(2, 14, 14, 64).bfloat16().requires_grad_() for _ in range(3))
     offset = torch.randn(14, 14, 16)
     with torch.autocast("cpu", torch.bfloat16):
@@ -45,6 +45,11 @@ def test_bf16_attention_on_cpu_is_the_fp32_one_rounded():
     assert torch.equal(got, fp32.bfloat16())
     grads = torch.autograd.grad(got.float().sum(), (q, k, v))
     assert all(g.dtype == torch.bfloat16 and g.abs().sum() > 0 for g in grads)
+    # Inference keeps the (faster) bf16 forward: close to fp32, not the same rounding.
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        inferred = local_window_attention(q, k, v, num_heads=4, window=7, key_offset=offset)
+    assert inferred.dtype == torch.bfloat16
+    torch.testing.assert_close(inferred.float(), fp32.detach(), atol=0.05, rtol=0.05)
 
 
 @pytest.mark.parametrize("size", [4, 9, 20])
