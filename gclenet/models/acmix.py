@@ -65,7 +65,7 @@ def border_index(size: int, radius: int, extra: int = 0, device: torch.device | 
     """Source index of each position of a side padded by ``radius`` (+ ``extra`` at the end).
 
     Reflection without repeating the edge (like ``F.pad(mode="reflect")``), clamped
-    for sides shorter than the radius; the ``extra`` tail repeats the last index.
+    for sides shorter than the radius; the ``extra`` tail continues the reflection.
     """
     idx = torch.arange(-radius, size + radius + extra, device=device).abs()
     idx = torch.where(idx > size - 1, 2 * (size - 1) - idx, idx)
@@ -76,8 +76,8 @@ def halo_index(height: int, width: int, block: int, radius: int, device: torch.d
     """Flat source pixel (``y * width + x``) of every key of every query block's halo.
 
     ``(rows * cols * halo * halo,)`` in (block row, block col, halo y, halo x) order,
-    with the border reflected as :func:`border_index` does; blocks past the map's end
-    read its last row/column (only padding queries see those keys).
+    with the border reflected as :func:`border_index` does; past the map's end the
+    reflection continues (clamped), and only padding queries see those keys.
     """
     halo = block + 2 * radius
     rows, cols = math.ceil(height / block), math.ceil(width / block)
@@ -104,17 +104,18 @@ def local_window_attention(
             (ACMix's positional encoding), reflected like the keys.
 
     Returns:
-        ``(N, H, W, C)``, contiguous.
+        ``(N, H, W, C)``.
     """
     low_precision_backward = (
         q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16)
-        and torch.is_grad_enabled() and any(t.requires_grad for t in (q, k, v))
+        and torch.is_grad_enabled()
+        and any(t is not None and t.requires_grad for t in (q, k, v, key_offset))
     )
     if not low_precision_backward:
         return _attend(q, k, v, num_heads, window, block_size, key_offset)
     # PyTorch's CPU attention backward is ~2x slower in bf16 than in fp32 for these
-    # 16-wide heads (docs/BENCHMARKS.md), so training on CPUs attends in fp32; inference
-    # keeps bf16, whose forward is the faster one.
+    # 16-wide heads (docs/BENCHMARKS.md; fp16 is treated alike), so training on CPUs
+    # attends in fp32; inference keeps bf16, whose forward is the faster one.
     with torch.autocast("cpu", enabled=False):
         out = _attend(
             q.float(), k.float(), v.float(), num_heads, window, block_size,

@@ -45,6 +45,14 @@ def test_bf16_attention_on_cpu_is_the_fp32_one_rounded():
     assert torch.equal(got, fp32.bfloat16())
     grads = torch.autograd.grad(got.float().sum(), (q, k, v))
     assert all(g.dtype == torch.bfloat16 and g.abs().sum() > 0 for g in grads)
+    # A trainable positional encoding alone also takes the fp32 path.
+    trainable_offset = offset.clone().requires_grad_()
+    with torch.autocast("cpu", torch.bfloat16):
+        only_offset = local_window_attention(
+            q.detach(), k.detach(), v.detach(), num_heads=4, window=7, key_offset=trainable_offset
+        )
+    assert torch.equal(only_offset, fp32.bfloat16())
+    assert torch.autograd.grad(only_offset.float().sum(), trainable_offset)[0].abs().sum() > 0
     # Inference keeps the (faster) bf16 forward: close to fp32, not the same rounding.
     with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
         inferred = local_window_attention(q, k, v, num_heads=4, window=7, key_offset=offset)
