@@ -16,12 +16,17 @@ from torch.utils.data import DataLoader, DistributedSampler
 from gclenet.data.classes import BASIC_CLASSES, class_list
 from gclenet.data.dataset import FERDataset
 from gclenet.data.registry import get_dataset_spec, read_split
-from gclenet.data.transforms import build_transform
+from gclenet.data.transforms import BatchAugment, build_train_transform, build_transform
 from gclenet.training.config import DataConfig
 
 __all__ = ["EpochSeededSampler", "FERDataModule"]
 
 log = logging.getLogger(__name__)
+
+# data.label_mode -> what the training set yields (FER+'s label modes; see gclenet.data.ferplus).
+# Validation is always scored on the majority label, the literature's protocol.
+LABEL_TARGETS = {"majority": "index", "probability": "sampled", "crossentropy": "distribution",
+                 "multi_target": "distribution"}
 
 
 def _seed_generators(*key: int) -> None:
@@ -74,6 +79,9 @@ class FERDataModule(L.LightningDataModule):
             spec = get_dataset_spec(config.dataset)
             self.grayscale, default_classes = spec.grayscale, spec.classes
         self.classes = list(class_list(config.classes) if config.classes else default_classes)
+        if config.label_mode not in LABEL_TARGETS:
+            raise ValueError(f"data.label_mode {config.label_mode!r}; valid: {', '.join(LABEL_TARGETS)}")
+        self.augment = BatchAugment(config.augment)
         self.train_set: FERDataset | None = None
         self.val_set: FERDataset | None = None
         self._resumed_epoch = 0
@@ -92,16 +100,37 @@ class FERDataModule(L.LightningDataModule):
                 part_split = part.get("train_split" if train else "val_split", split)
                 samples += read_split(part["dataset"], part["root"], part_split, self.classes, **part.get("options", {}))
         else:
-            samples = read_split(cfg.dataset, cfg.root, split, self.classes, **cfg.options)
+            options = dict(cfg.options)
+            if train and cfg.label_mode != "majority":
+                options["label_mode"] = cfg.label_mode
+            samples = read_split(cfg.dataset, cfg.root, split, self.classes, **options)
         if train and cfg.max_train_images and len(samples) > cfg.max_train_images:
             order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(self.seed))
             samples = [samples[i] for i in order[: cfg.max_train_images].tolist()]
         return samples
 
+    def _holdout(self, samples: list) -> tuple[list, list]:
+        """(training, held-out) parts of the training split: a seeded ``holdout_fraction`` of
+        its subjects where the reader knows them (no person on both sides), else of its images."""
+        keys = sorted({s.subject for s in samples}) if all(s.subject for s in samples) else None
+        count = len(keys) if keys is not None else len(samples)
+        order = torch.randperm(count, generator=torch.Generator().manual_seed(self.seed)).tolist()
+        chosen = set(order[: max(1, round(self.cfg.holdout_fraction * count))])
+        if keys is not None:
+            held = {keys[i] for i in chosen}
+            return [s for s in samples if s.subject not in held], [s for s in samples if s.subject in held]
+        return ([s for i, s in enumerate(samples) if i not in chosen], [s for i, s in enumerate(samples) if i in chosen])
+
     def _dataset(self, split: str, train: bool) -> FERDataset:
-        samples = self._samples(split, train)
-        transform = build_transform(self.cfg.input_size, train=train, augment=self.cfg.augment)
-        dataset = FERDataset(samples, self.classes, transform, grayscale=self.grayscale, cache=self.cfg.cache)
+        if self.cfg.holdout_fraction:
+            if not 0 < self.cfg.holdout_fraction < 1:
+                raise ValueError(f"data.holdout_fraction must be between 0 and 1, got {self.cfg.holdout_fraction}")
+            samples = self._holdout(self._samples(self.cfg.train_split, True))[0 if train else 1]
+        else:
+            samples = self._samples(split, train)
+        transform = build_train_transform(self.cfg.input_size) if train else build_transform(self.cfg.input_size)
+        dataset = FERDataset(samples, self.classes, transform, grayscale=self.grayscale, cache=self.cfg.cache,
+                             target_kind=LABEL_TARGETS[self.cfg.label_mode] if train else "index")
         for line in dataset.skipped:
             log.warning("skipped unreadable image %s", line)
         return dataset
@@ -116,6 +145,14 @@ class FERDataModule(L.LightningDataModule):
                             ", ".join(missing), self.cfg.root if self.cfg.dataset != "mix" else "the mix")
         if stage in (None, "fit", "validate") and self.val_set is None:
             self.val_set = self._dataset(self.cfg.val_split, train=False)
+
+    def on_after_batch_transfer(self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int) -> tuple:
+        """Training batches arrive as resized uint8 (evaluation ones normalised) and are
+        augmented here, a batch at a time (on the GPU when there is one)."""
+        images, targets = batch
+        if images.dtype == torch.uint8:
+            images = self.augment.to(images.device)(images)
+        return images, targets
 
     def _world(self) -> tuple[int, int]:
         trainer = self.trainer

@@ -14,7 +14,9 @@ from torch.utils.data import Dataset
 
 from gclenet.data.image_io import ImageLoadError, load_image
 
-__all__ = ["Sample", "FERDataset"]
+__all__ = ["Sample", "FERDataset", "TARGET_KINDS"]
+
+TARGET_KINDS = ("index", "distribution", "sampled")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Sample:
     source: Path | np.ndarray
     label: int
     subject: str | None = None  # person id, for subject-independent splits
+    target: tuple[float, ...] | None = None  # a label distribution over the classes (FER+ votes); None: one-hot
 
     @property
     def name(self) -> str:
@@ -39,6 +42,9 @@ class FERDataset(Dataset):
         transform: applied to the uint8 tensor (see :mod:`gclenet.data.transforms`).
         grayscale: decode to one channel (FER2013, CK+); else RGB.
         cache: decode every image once into memory (small data sets; saves CPU).
+        target_kind: what an item's label is: ``"index"`` (the class index), ``"distribution"``
+            (a float vector over the classes, the sample's ``target`` or its one-hot), or
+            ``"sampled"`` (a class index drawn from that distribution each time).
     """
 
     def __init__(
@@ -49,8 +55,12 @@ class FERDataset(Dataset):
         *,
         grayscale: bool = False,
         cache: bool = False,
+        target_kind: str = "index",
     ) -> None:
+        if target_kind not in TARGET_KINDS:
+            raise ValueError(f"target_kind {target_kind!r}; valid: {', '.join(TARGET_KINDS)}")
         self.samples = list(samples)
+        self.target_kind = target_kind
         self.classes = tuple(classes)
         self.transform = transform
         self.mode = "L" if grayscale else "RGB"
@@ -92,11 +102,25 @@ class FERDataset(Dataset):
         """The decoded uint8 image ``index`` (``ImageLoadError`` if it is unreadable)."""
         return self._cache[index] if self._cache is not None else self.decode(self.samples[index])
 
-    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+    def distribution(self, sample: Sample) -> Tensor:
+        """``sample``'s label distribution over the classes (one-hot without a ``target``)."""
+        if sample.target is not None:
+            return torch.tensor(sample.target, dtype=torch.float32)
+        one_hot = torch.zeros(len(self.classes))
+        one_hot[sample.label] = 1.0
+        return one_hot
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int | Tensor]:
         image = self.load(index)
         if self.transform is not None:
             image = self.transform(image)
-        return image, self.samples[index].label
+        sample = self.samples[index]
+        if self.target_kind == "distribution":
+            return image, self.distribution(sample)
+        if self.target_kind == "sampled" and sample.target is not None:
+            # torch's generator: the training sampler reseeds it every epoch, so a resume draws the same
+            return image, int(torch.multinomial(self.distribution(sample), 1).item())
+        return image, sample.label
 
     def unreadable(self) -> list[str]:
         """One line per sample that cannot be decoded."""

@@ -12,6 +12,8 @@ from gclenet.data.ckplus import read_ckplus
 from gclenet.data.classes import BASIC_CLASSES, CANONICAL_CLASSES
 from gclenet.data.dataset import Sample
 from gclenet.data.fer2013 import read_fer2013
+from gclenet.data.ferplus import LAYOUT as FERPLUS_LAYOUT
+from gclenet.data.ferplus import read_ferplus
 from gclenet.data.folders import DatasetLayoutError, find_split_dir, read_class_folders
 from gclenet.data.rafdb import read_rafdb
 
@@ -53,6 +55,7 @@ def read_folder(
 DATASETS: dict[str, DatasetSpec] = {
     "fer2013": DatasetSpec(read_fer2013, BASIC_CLASSES, True, "fer2013.csv or {train,test}/<class>/",
                            ("train", "val", "test")),
+    "ferplus": DatasetSpec(read_ferplus, CANONICAL_CLASSES, True, FERPLUS_LAYOUT, ("train", "val", "test")),
     "rafdb": DatasetSpec(read_rafdb, BASIC_CLASSES, False, "EmoLabel/ + Image/aligned/ or DATASET/{train,test}/{1..7}/"),
     "ckplus": DatasetSpec(read_ckplus, CANONICAL_CLASSES, True, "CK+48 class folders or cohn-kanade-images/ + Emotion/"),
     "affectnet": DatasetSpec(read_affectnet, BASIC_CLASSES, False, "{train,val}/<class>/ or training.csv + images",

@@ -34,7 +34,13 @@ class DataConfig:
     val_split: str = "test"
     classes: list[str] | None = None  # None: the data set's own classes
     options: dict[str, Any] = field(default_factory=dict)  # reader options, e.g. CK+ {fold: 0, protocol: subject}
+    # Training labels of data sets with annotator votes (FER+): majority, probability,
+    # crossentropy (the vote distribution as a soft target) or multi_target.
+    label_mode: str = "majority"
     parts: list[dict[str, Any]] = field(default_factory=list)  # dataset "mix": [{dataset, root, options}, ...]
+    # Validate on this fraction of the training split instead of val_split (held out from
+    # training, seeded; whole subjects where the reader knows them). 0: use val_split.
+    holdout_fraction: float = 0.0
     max_train_images: int | None = None  # random subset of the training split (the paper's 50,000 mix)
     input_size: int = 48
     batch_size: int = 64

@@ -113,7 +113,7 @@ def predict_checkpoint(
     model = reparameterize_model(model, inplace=True).to(memory_format=torch.channels_last)
     classes = info["classes"]
     samples = read_split(dataset, root, split, classes, **(options or {}))
-    transform = build_transform(info["input_size"], train=False, mean=tuple(info["mean"]), std=tuple(info["std"]))
+    transform = build_transform(info["input_size"], mean=tuple(info["mean"]), std=tuple(info["std"]))
     data = FERDataset(samples, classes, transform, grayscale=decode_grayscale(dataset, info), cache=True)
     probs, labels = predict_dataset(model, data, batch_size=batch_size, tta=tta, progress=progress,
                                     precision=precision)

@@ -94,10 +94,19 @@ class FERClassifier(L.LightningModule):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.model(x)
 
+    def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """Cross-entropy on class indices or label distributions; FER+'s multi-target loss
+        ``-log max_k p_k t_k`` when ``data.label_mode`` is ``multi_target``."""
+        if self.cfg.data.label_mode == "multi_target" and targets.is_floating_point():
+            log_probs = F.log_softmax(logits.float(), dim=1) + targets.clamp(min=1e-12).log()
+            return -log_probs.max(dim=1).values.mean()
+        return F.cross_entropy(logits, targets, label_smoothing=self.cfg.optim.label_smoothing)
+
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        images, labels = batch
+        images, targets = batch
         logits = self(images)
-        loss = F.cross_entropy(logits, labels, label_smoothing=self.cfg.optim.label_smoothing)
+        loss = self.loss(logits, targets)
+        labels = targets.argmax(dim=1) if targets.is_floating_point() else targets
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite training loss {loss.item()} at global step {self.global_step} "

@@ -63,7 +63,7 @@ def evaluate_robustness(checkpoints: list[str | Path], dataset: str, root: str |
         data = FERDataset(samples, info["classes"], grayscale=decode_grayscale(dataset, info), cache=True)
         images = [data.load(i) for i in range(len(data))]
         labels = torch.tensor(data.targets)
-        transform = build_transform(info["input_size"], train=False, mean=tuple(info["mean"]), std=tuple(info["std"]))
+        transform = build_transform(info["input_size"], mean=tuple(info["mean"]), std=tuple(info["std"]))
         row = {"checkpoint": str(checkpoint), "samples": len(images),
                "clean": _accuracy(model, images, labels, transform, None, seed, batch_size), "corrupted": {}}
         for corruption in tqdm(grid, desc=f"robustness {name}", disable=not progress, unit="corruption"):

@@ -60,3 +60,32 @@ def ckplus_original(root: Path, sequences: dict[tuple[str, str], int], frames: i
         label.parent.mkdir(parents=True, exist_ok=True)
         label.write_text(f"   {code:.7e}\n")
     return root
+
+
+FERPLUS_HEADER = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
+
+
+def ferplus_folders(root: Path, splits: dict[str, list[list[int]]]) -> Path:
+    """FER+'s script layout: ``FER2013<Split>/`` with PNGs and a headerless ``label.csv``;
+    ``splits`` maps a folder suffix (Train, Valid, Test) to rows of ten vote counts."""
+    for suffix, rows in splits.items():
+        folder = root / f"FER2013{suffix}"
+        lines = []
+        for i, votes in enumerate(rows):
+            name = f"fer{i:07d}.png"
+            write_image(folder / name, value=i, size=48)
+            lines.append(f'{name},"(0, 0, 48, 48)",' + ",".join(str(v) for v in votes))
+        (folder / "label.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def ferplus_csv_pair(root: Path, rows: list[tuple[str, list[int]]]) -> Path:
+    """Kaggle's ``fer2013.csv`` beside Microsoft's ``fer2013new.csv``: ``rows`` of (usage, votes);
+    an empty vote list marks a row FER+ left unnamed (not a face)."""
+    fer2013_csv(root, [(0, usage) for usage, _ in rows])
+    lines = [FERPLUS_HEADER]
+    for i, (usage, votes) in enumerate(rows):
+        name = f"fer{i:07d}.png" if votes else ""
+        lines.append(f"{usage},{name}," + ",".join(str(v) for v in (votes or [0] * 8 + [0, 10])))
+    (root / "fer2013new.csv").write_text("\n".join(lines) + "\n")
+    return root
