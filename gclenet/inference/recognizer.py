@@ -18,7 +18,7 @@ from PIL import Image
 
 from gclenet.data.image_io import load_image, upright_image
 from gclenet.inference.detection import Face, FaceDetector, create_detector, crop_face
-from gclenet.models._pretrained import resolve_weights, shipped_weights_path
+from gclenet.models.weights import resolve_weights, shipped_weights_path
 
 __all__ = ["Recognizer", "FacePrediction", "ImageInput", "default_weights_path"]
 
@@ -108,7 +108,7 @@ class Recognizer:
         self.backend = create_backend(backend, self.weights, device=self.device, precision=precision,
                                       onnx_path=onnx_path)
         self.info = self.backend.info
-        self.classes: list[str] = list(self.info["classes"])
+        self.classes: list[str] = list(self.info.classes)
         self.detector = detector if isinstance(detector, FaceDetector) else create_detector(
             detector, device=self.device, min_face_size=min_face_size)
         self.min_face_size, self.margin, self.align, self.tta = min_face_size, margin, align, tta
@@ -116,10 +116,10 @@ class Recognizer:
         self.skipped_small: int = 0  # faces below min_face_size in the last call
 
     def _preprocess(self, crops: list[np.ndarray]) -> torch.Tensor:
-        size = self.info["input_size"]
-        mean = torch.tensor(self.info["mean"]).view(1, 3, 1, 1)
-        std = torch.tensor(self.info["std"]).view(1, 3, 1, 1)
-        mode = "L" if self.info.get("grayscale", False) else "RGB"
+        size = self.info.input_size
+        mean = torch.tensor(self.info.mean).view(1, 3, 1, 1)
+        std = torch.tensor(self.info.std).view(1, 3, 1, 1)
+        mode = "L" if self.info.grayscale else "RGB"
         arrays = [np.asarray(Image.fromarray(c).convert(mode).resize((size, size), Image.BILINEAR)) for c in crops]
         batch = torch.from_numpy(np.stack(arrays)).float().div_(255)
         batch = batch[:, None].expand(-1, 3, -1, -1) if mode == "L" else batch.permute(0, 3, 1, 2)

@@ -20,8 +20,7 @@ from tqdm import tqdm
 from gclenet.data.dataset import FERDataset
 from gclenet.data.registry import get_dataset_spec, read_split
 from gclenet.data.transforms import build_transform
-from gclenet.models import reparameterize_model
-from gclenet.training.weights import build_model_from_checkpoint
+from gclenet.models.weights import WeightsInfo, load
 
 __all__ = ["predict_dataset", "predict_checkpoint", "classification_report", "evaluate_checkpoint"]
 
@@ -97,10 +96,10 @@ def evaluate_checkpoint(
     return report
 
 
-def decode_grayscale(dataset: str, info: dict[str, Any]) -> bool:
+def decode_grayscale(dataset: str, info: WeightsInfo) -> bool:
     """Decode as the model was trained, as ``Recognizer`` does: a model of grayscale
     FER2013 sees RAF-DB's colour faces in gray."""
-    return get_dataset_spec(dataset).grayscale or bool(info.get("grayscale", False))
+    return get_dataset_spec(dataset).grayscale or info.grayscale
 
 
 def predict_checkpoint(
@@ -109,11 +108,11 @@ def predict_checkpoint(
 ) -> tuple[Tensor, Tensor, list[str], list[str]]:
     """Probabilities and labels of every image of ``dataset``'s ``split`` under the deploy
     form of ``checkpoint``; also its class list and the unreadable files skipped."""
-    model, info = build_model_from_checkpoint(checkpoint)
-    model = reparameterize_model(model, inplace=True).to(memory_format=torch.channels_last)
-    classes = info["classes"]
+    model, info = load(checkpoint, reparameterize=True)
+    model = model.to(memory_format=torch.channels_last)
+    classes = list(info.classes)
     samples = read_split(dataset, root, split, classes, **(options or {}))
-    transform = build_transform(info["input_size"], mean=tuple(info["mean"]), std=tuple(info["std"]))
+    transform = build_transform(info.input_size, mean=info.mean, std=info.std)
     data = FERDataset(samples, classes, transform, grayscale=decode_grayscale(dataset, info), cache=True)
     probs, labels = predict_dataset(model, data, batch_size=batch_size, tta=tta, progress=progress,
                                     precision=precision)

@@ -18,7 +18,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from gclenet.models import create_model
 from gclenet.training.config import config_from_dict
-from gclenet.training.weights import load_init_weights
+from gclenet.models.weights import load_init_weights
 
 __all__ = ["FERClassifier", "MeanClassAccuracy", "lr_factor"]
 

@@ -12,9 +12,8 @@ from gclenet.data.corruptions import CORRUPTION_FAMILIES, EYES, MOUTH, Corruptio
 from gclenet.data.dataset import FERDataset
 from gclenet.data.registry import read_split
 from gclenet.data.transforms import build_transform
-from gclenet.models import reparameterize_model
+from gclenet.models.weights import load
 from gclenet.training.evaluate import decode_grayscale
-from gclenet.training.weights import build_model_from_checkpoint
 
 __all__ = ["evaluate_robustness", "plot_robustness", "robustness_markdown"]
 
@@ -52,18 +51,19 @@ def evaluate_robustness(checkpoints: list[str | Path], dataset: str, root: str |
         names = [f"{n}#{i}" for i, n in enumerate(names)]
     first_classes = None
     for name, checkpoint in zip(names, checkpoints):
-        model, info = build_model_from_checkpoint(checkpoint)
-        model = reparameterize_model(model, inplace=True).to(memory_format=torch.channels_last)
+        model, info = load(checkpoint, reparameterize=True)
+        model = model.to(memory_format=torch.channels_last)
         # Corruption seeds go by image index: the models must read the very same images.
-        first_classes = first_classes or info["classes"]
-        if info["classes"] != first_classes:
-            raise ValueError(f"{checkpoint}: classes {info['classes']} differ from {first_classes}; robustness "
+        classes = list(info.classes)
+        first_classes = first_classes or classes
+        if classes != first_classes:
+            raise ValueError(f"{checkpoint}: classes {classes} differ from {first_classes}; robustness "
                              "compares models on the same images, so give checkpoints of one class list")
-        samples = read_split(dataset, root, split, info["classes"], **(options or {}))
-        data = FERDataset(samples, info["classes"], grayscale=decode_grayscale(dataset, info), cache=True)
+        samples = read_split(dataset, root, split, classes, **(options or {}))
+        data = FERDataset(samples, classes, grayscale=decode_grayscale(dataset, info), cache=True)
         images = [data.load(i) for i in range(len(data))]
         labels = torch.tensor(data.targets)
-        transform = build_transform(info["input_size"], mean=tuple(info["mean"]), std=tuple(info["std"]))
+        transform = build_transform(info.input_size, mean=info.mean, std=info.std)
         row = {"checkpoint": str(checkpoint), "samples": len(images),
                "clean": _accuracy(model, images, labels, transform, None, seed, batch_size), "corrupted": {}}
         for corruption in tqdm(grid, desc=f"robustness {name}", disable=not progress, unit="corruption"):

@@ -144,7 +144,7 @@ def test_export_cli_formats(random_weights, tmp_path):
 
 
 def test_export_metadata_is_kept_as_typed(random_weights, tmp_path):
-    from gclenet.models._pretrained import read_weights_info
+    from gclenet.models.weights import read_weights_info
 
     out = tmp_path / "w.safetensors"
     assert main(["export", "--weights", str(random_weights), "--format", "safetensors", "--out", str(out),
