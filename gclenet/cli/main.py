@@ -330,7 +330,26 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+def _cmd_data_list(args: argparse.Namespace) -> int:
+    import json
+
+    from gclenet.data import get_dataset_spec, list_datasets
+
+    specs = [get_dataset_spec(name) for name in list_datasets()]
+    if args.json:
+        print(json.dumps([{"name": s.name, "classes": list(s.classes), "grayscale": s.grayscale, "layout": s.layout,
+                           "splits": list(s.splits)} for s in specs], indent=2))
+        return 0
+    for spec in specs:
+        print(f"{spec.name:<10} {'gray' if spec.grayscale else 'colour':<7} {len(spec.classes)} classes, "
+              f"splits {', '.join(spec.splits)}: {spec.layout}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from gclenet.data import list_datasets  # light: the readers, no torch
+
+    datasets_help = "one of: " + ", ".join(list_datasets()) + " (`gclenet data list` says what each reads)"
     parser = argparse.ArgumentParser(prog="gclenet", description="Facial expression recognition with GCLENet.")
     parser.add_argument("--version", action=_VersionAction, nargs=0, help="show versions and exit")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -349,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="metrics, confusion matrix and curves of a trained model on a data set")
     p.add_argument("--checkpoint", required=True, help="a run's .ckpt or exported .safetensors weights")
-    p.add_argument("--dataset", required=True, help="fer2013, rafdb, ckplus, affectnet, caer_s, fed_ro, folder")
+    p.add_argument("--dataset", required=True, help=datasets_help)
     p.add_argument("--root", required=True)
     p.add_argument("--split", default="test")
     p.add_argument("--tta", choices=["none", "flip"], default="none", help="test-time augmentation")
@@ -407,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("robustness", help="accuracy under occlusion, pose and quality corruptions")
     p.add_argument("--checkpoint", action="append", required=True, help="repeat to compare models side by side")
     p.add_argument("--name", action="append", help="display name per checkpoint")
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", required=True, help=datasets_help)
     p.add_argument("--root", required=True)
     p.add_argument("--split", default="test")
     p.add_argument("--families", nargs="*", help="subset of: patch eyes mouth rotation hflip blur noise low_resolution")
@@ -426,8 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_serve)
 
     data = sub.add_parser("data", help="inspect data sets").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("list", help="the registered data sets: classes, gray or colour, splits, layout read")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_data_list)
+
     p = data.add_parser("summary", help="images per split and class after mapping; unreadable files")
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", required=True, help=datasets_help)
     p.add_argument("--root", required=True)
     p.add_argument("--classes", nargs="*", help="class list (default: the data set's)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE")
@@ -436,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_data_summary)
 
     p = data.add_parser("check", help="unreadable files, train/test duplicates (exit 1 on a leak), imbalance")
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", required=True, help=datasets_help)
     p.add_argument("--root", required=True)
     p.add_argument("--train-split", default="train")
     p.add_argument("--test-split", default="test")

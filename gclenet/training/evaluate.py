@@ -17,9 +17,7 @@ from torchmetrics.functional.classification import (
 )
 from tqdm import tqdm
 
-from gclenet.data.dataset import FERDataset
-from gclenet.data.registry import get_dataset_spec, read_split
-from gclenet.data.transforms import build_transform
+from gclenet.data import FERDataset, get_dataset_spec, read_split
 from gclenet.models.weights import WeightsInfo, load
 
 __all__ = ["predict_dataset", "predict_checkpoint", "classification_report", "evaluate_checkpoint"]
@@ -112,8 +110,7 @@ def predict_checkpoint(
     model = model.to(memory_format=torch.channels_last)
     classes = list(info.classes)
     samples = read_split(dataset, root, split, classes, **(options or {}))
-    transform = build_transform(info.input_size, mean=info.mean, std=info.std)
-    data = FERDataset(samples, classes, transform, grayscale=decode_grayscale(dataset, info), cache=True)
+    data = FERDataset(samples, classes, info.transforms(), grayscale=decode_grayscale(dataset, info), cache=True)
     probs, labels = predict_dataset(model, data, batch_size=batch_size, tta=tta, progress=progress,
                                     precision=precision)
     return probs, labels, classes, data.skipped

@@ -9,9 +9,7 @@ import torch
 from tqdm import tqdm
 
 from gclenet.data.corruptions import CORRUPTION_FAMILIES, EYES, MOUTH, Corruption, corruption_grid
-from gclenet.data.dataset import FERDataset
-from gclenet.data.registry import read_split
-from gclenet.data.transforms import build_transform
+from gclenet.data import FERDataset, read_split
 from gclenet.models.weights import load
 from gclenet.training.evaluate import decode_grayscale
 
@@ -63,7 +61,7 @@ def evaluate_robustness(checkpoints: list[str | Path], dataset: str, root: str |
         data = FERDataset(samples, classes, grayscale=decode_grayscale(dataset, info), cache=True)
         images = [data.load(i) for i in range(len(data))]
         labels = torch.tensor(data.targets)
-        transform = build_transform(info.input_size, mean=info.mean, std=info.std)
+        transform = info.transforms()
         row = {"checkpoint": str(checkpoint), "samples": len(images),
                "clean": _accuracy(model, images, labels, transform, None, seed, batch_size), "corrupted": {}}
         for corruption in tqdm(grid, desc=f"robustness {name}", disable=not progress, unit="corruption"):

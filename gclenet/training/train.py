@@ -10,12 +10,12 @@ import yaml
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from gclenet.data.datamodule import FERDataModule
 from gclenet.hardware import resolve_precision
 from gclenet.fileio import atomic_write_bytes
 from gclenet.training.callbacks import EpochTimer, EpochWeightAveraging, TrimLogsToCheckpoint
 from gclenet.training.checkpoint_io import AtomicCheckpointIO
 from gclenet.training.config import TrainConfig
+from gclenet.training.datamodule import FERDataModule
 from gclenet.training.loggers import ResumableCSVLogger
 from gclenet.training.module import FERClassifier
 

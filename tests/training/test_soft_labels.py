@@ -75,6 +75,6 @@ def test_a_reader_without_votes_refuses_soft_labels(tmp_path):
     class_folders(tmp_path / "data" / "test", {"happy": 1, "sad": 1})
     config = TrainConfig()
     config.data.dataset, config.data.root, config.data.label_mode = "folder", str(tmp_path / "data"), "crossentropy"
-    from gclenet.data.datamodule import FERDataModule
+    from gclenet.training.datamodule import FERDataModule
     with pytest.raises(ValueError, match="does not take option"):
         FERDataModule(config.data).setup("fit")
