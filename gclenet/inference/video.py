@@ -158,7 +158,9 @@ def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *,
     points per line), so memory does not grow with the video's length.
     """
     from gclenet.inference.annotate import CLASS_COLOURS
-    from gclenet.training.plots import _save, plt
+    from gclenet.plotting import pyplot, save_figure
+
+    plt = pyplot()
 
     with open(frames_csv, newline="") as handle:
         rows = sum(1 for _ in handle) - 1
@@ -189,7 +191,7 @@ def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *,
     ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title=title)
     ax.legend(loc="upper right", ncol=4, fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, png)
+    return save_figure(fig, png)
 
 
 def run_webcam(args: argparse.Namespace) -> int:

@@ -86,7 +86,9 @@ def robustness_markdown(report: dict[str, Any]) -> str:
 
 def plot_robustness(report: dict[str, Any], path: str | Path) -> Path:
     """Accuracy versus severity, one panel per corruption family, one line per model."""
-    from gclenet.training.plots import _save, plt
+    from gclenet.plotting import pyplot, save_figure
+
+    plt = pyplot()
 
     families: dict[str, list[tuple[float, str]]] = {}
     first = next(iter(report["models"].values()))
@@ -114,4 +116,4 @@ def plot_robustness(report: dict[str, Any], path: str | Path) -> Path:
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(f"{report['dataset']} {report['split']}: accuracy under corruption (seed {report['seed']})")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    return _save(fig, path)
+    return save_figure(fig, path)
