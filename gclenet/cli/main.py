@@ -72,7 +72,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     report = evaluate_checkpoint(args.checkpoint, args.dataset, args.root, split=args.split, tta=args.tta,
                                  batch_size=args.batch_size, options=_options(args.option),
-                                 progress=not args.json, precision=args.precision)
+                                 progress=not args.json, precision=args.precision, allow_overlap=args.allow_overlap)
+    _warn_overlap("evaluate", report["overlap"])
     if args.out:
         _write_evaluation(report, Path(args.out), Path(args.checkpoint))
     if args.json:
@@ -88,6 +89,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if args.out:
             print(f"wrote {args.out}/report.json and PNGs")
     return 0
+
+
+def _warn_overlap(command: str, overlap: dict) -> None:
+    """Say so when an allowed overlap was scored, or when the training set could not be checked."""
+    if overlap.get("images"):
+        print(f"gclenet {command}: warning: {overlap['images']} of the {overlap['of']} images were in the training "
+              f"set ({overlap['training_set']}); this is not a test accuracy", file=sys.stderr)
+    elif not overlap["checked"] and "cannot be read" in overlap["reason"]:
+        print(f"gclenet {command}: note: not checked for overlap with the training set: {overlap['reason']}",
+              file=sys.stderr)
 
 
 def _cmd_curves(args: argparse.Namespace) -> int:
@@ -251,7 +262,9 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
 
     report = evaluate_robustness(args.checkpoint, args.dataset, args.root, split=args.split, families=args.families,
                                  seed=args.seed, options=_options(args.option), names=args.name,
-                                 progress=not args.json)
+                                 progress=not args.json, allow_overlap=args.allow_overlap)
+    for row in report["models"].values():
+        _warn_overlap("robustness", row["overlap"])
     if args.out:
         out = Path(args.out)
         atomic_write_bytes(out / "robustness.json", lambda f: f.write(json.dumps(report, indent=2).encode()))
@@ -368,13 +381,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="metrics, confusion matrix and curves of a trained model on a data set")
     p.add_argument("--checkpoint", required=True, help="a run's .ckpt or exported .safetensors weights")
-    p.add_argument("--dataset", required=True, help=datasets_help)
-    p.add_argument("--root", required=True)
-    p.add_argument("--split", default="test")
+    p.add_argument("--dataset", help=datasets_help + "; default: the one the checkpoint was trained on")
+    p.add_argument("--root", help="default: the checkpoint's, for the data set it was trained on")
+    p.add_argument("--split", help="default: the split the checkpoint was validated on, else test")
     p.add_argument("--tta", choices=["none", "flip"], default="none", help="test-time augmentation")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: autocast, to measure its cost")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option, e.g. fold=0 (CK+)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE",
+                   help="reader option, e.g. fold=0 (CK+); replaces the checkpoint's own, which apply by default")
+    p.add_argument("--allow-overlap", action="store_true",
+                   help="score a split that shares images with the training set (refused by default) and report it")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.add_argument("--out", help="write report.json, confusion matrices and training curves (PNG) here")
     p.set_defaults(func=_cmd_evaluate)
@@ -432,6 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--families", nargs="*", help="subset of: patch eyes mouth rotation hflip blur noise low_resolution")
     p.add_argument("--seed", type=int, default=0, help="corruption seed (fixed: results comparable across runs)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE")
+    p.add_argument("--allow-overlap", action="store_true",
+                   help="score a split that shares images with a checkpoint's training set (refused by default)")
     p.add_argument("--out", help="write robustness.json, robustness.md and robustness.png here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_robustness)

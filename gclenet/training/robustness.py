@@ -12,6 +12,7 @@ from gclenet.data.corruptions import CORRUPTION_FAMILIES, EYES, MOUTH, Corruptio
 from gclenet.data import FERDataset, read_split
 from gclenet.models.weights import load
 from gclenet.training.evaluate import decode_grayscale
+from gclenet.training.splits import EvaluationSplit, check_overlap, training_overlap
 
 __all__ = ["evaluate_robustness", "plot_robustness", "robustness_markdown"]
 
@@ -33,8 +34,13 @@ def _accuracy(model: torch.nn.Module, images: list[torch.Tensor], labels: torch.
 def evaluate_robustness(checkpoints: list[str | Path], dataset: str, root: str | Path, *, split: str = "test",
                         families: list[str] | None = None, seed: int = 0, batch_size: int = 128,
                         options: dict[str, Any] | None = None, names: list[str] | None = None,
-                        progress: bool = True) -> dict[str, Any]:
-    """Clean and corrupted accuracy of each checkpoint on the same corrupted images."""
+                        progress: bool = True, allow_overlap: bool = False) -> dict[str, Any]:
+    """Clean and corrupted accuracy of each checkpoint on the same corrupted images.
+
+    Raises:
+        ValueError: the split shares images with a checkpoint's training set (unless
+            ``allow_overlap``: then each model's row names the overlap).
+    """
     grid = corruption_grid(families)
     report: dict[str, Any] = {
         "dataset": dataset, "root": str(root), "split": split, "seed": seed,
@@ -58,11 +64,14 @@ def evaluate_robustness(checkpoints: list[str | Path], dataset: str, root: str |
             raise ValueError(f"{checkpoint}: classes {classes} differ from {first_classes}; robustness "
                              "compares models on the same images, so give checkpoints of one class list")
         samples = read_split(dataset, root, split, classes, **(options or {}))
+        overlap = training_overlap(info, samples)
+        check_overlap(overlap, EvaluationSplit(dataset, str(root), split, dict(options or {})), checkpoint,
+                      allow=allow_overlap)
         data = FERDataset(samples, classes, grayscale=decode_grayscale(dataset, info), cache=True)
         images = [data.load(i) for i in range(len(data))]
         labels = torch.tensor(data.targets)
         transform = info.transforms()
-        row = {"checkpoint": str(checkpoint), "samples": len(images),
+        row = {"checkpoint": str(checkpoint), "samples": len(images), "overlap": overlap,
                "clean": _accuracy(model, images, labels, transform, None, seed, batch_size), "corrupted": {}}
         for corruption in tqdm(grid, desc=f"robustness {name}", disable=not progress, unit="corruption"):
             row["corrupted"][corruption.name] = _accuracy(model, images, labels, transform, corruption, seed, batch_size)

@@ -55,5 +55,10 @@ def test_a_registered_reader_is_listed_and_trains_one_batch_through_the_cli(toy,
               "trainer": {"max_epochs": 1, "limit_train_batches": 1, "precision": "32-true", "progress_bar": False}}
     (tmp_path / "toy.yaml").write_text(yaml.safe_dump(config))
     assert main(["train", "--config", str(tmp_path / "toy.yaml")]) == 0
+    capsys.readouterr()
     checkpoint = tmp_path / "runs" / "toy" / "checkpoints" / "last.ckpt"
-    assert checkpoint.is_file()
+    # evaluated on the split it was validated on, with its own data options: nothing repeated
+    assert main(["evaluate", "--checkpoint", str(checkpoint), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["dataset"], report["split"], report["samples"]) == ("toy", "test", 4)
+    assert report["overlap"]["checked"] and report["overlap"]["images"] == 0

@@ -23,7 +23,7 @@ def classifier(label_mode: str) -> FERClassifier:
     config = TrainConfig()
     config.model.overrides = {"lfa": False, "mgc": False}
     config.data.label_mode = label_mode
-    return FERClassifier(config.to_dict(), list(CANONICAL_CLASSES))
+    return FERClassifier(config, list(CANONICAL_CLASSES))
 
 
 def test_soft_cross_entropy_is_the_expected_log_likelihood():
