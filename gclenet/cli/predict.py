@@ -76,19 +76,26 @@ def _warn(message: str) -> None:
     print(f"gclenet predict: {shown(message)}", file=sys.stderr)
 
 
-def _face_dicts(faces: list) -> list[dict[str, Any]]:
-    return [{"box": f.box, "score": f.score, "label": f.label, "probs": f.probs} for f in faces]
+def _recognizer(args: argparse.Namespace):  # noqa: ANN202 - a Recognizer, imported with torch on demand
+    from gclenet.inference.recognizer import Recognizer
+
+    return Recognizer(args.weights, device=args.device, detector=args.detector, backend=args.backend,
+                      onnx_path=args.onnx, min_face_size=args.min_face_size, tta=args.tta)
 
 
 def run_predict(args: argparse.Namespace) -> int:
     from gclenet.inference.annotate import annotate
-    from gclenet.inference.recognizer import Recognizer
     from gclenet.inference.sources import expand_inputs, is_video
 
     if args.webcam is not None:
-        from gclenet.inference.video import run_webcam
+        from gclenet.inference.video import WebcamUnavailable, require_display, run_webcam
 
-        return run_webcam(args)
+        try:
+            require_display()  # before loading the model: no window, nothing to do
+            run_webcam(_recognizer(args), args.webcam)
+        except WebcamUnavailable as err:
+            _warn(str(err))
+        return 0
     if not args.inputs:
         _warn("no input: name image files, folders, globs or videos (or --webcam N)")
         return 2
@@ -97,8 +104,7 @@ def run_predict(args: argparse.Namespace) -> int:
         _warn(line)
     if not files:
         return 1
-    recognizer = Recognizer(args.weights, device=args.device, detector=args.detector, backend=args.backend,
-                            onnx_path=args.onnx, min_face_size=args.min_face_size, tta=args.tta)
+    recognizer = _recognizer(args)
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -123,7 +129,7 @@ def run_predict(args: argparse.Namespace) -> int:
         for path, array, faces in zip(batch, arrays, recognizer.predict_batch(arrays)):
             if not faces:
                 _warn(f"{path}: no face found (try --detector none for already-cropped faces)")
-            records.append({"file": str(path), "faces": _face_dicts(faces)})
+            records.append({"file": str(path), "faces": [face.to_dict() for face in faces]})
             if out:
                 target = out / f"{unique_stem(path.stem, image_stems)}.jpg"
                 buffer = io.BytesIO()
@@ -134,14 +140,18 @@ def run_predict(args: argparse.Namespace) -> int:
     progress.close()
     video_stems: set[str] = set()
     for path in videos:
-        from gclenet.inference.video import analyse_video
+        from gclenet.inference.video import analyse_video, summary_text
 
         try:
-            records.append(analyse_video(recognizer, path, out=out, every=args.every,
-                                         stem=unique_stem(path.stem, video_stems)))
+            record = analyse_video(recognizer, path, out=out, every=args.every, stem=unique_stem(path.stem, video_stems))
         except (OSError, ValueError) as err:
             _warn(str(err))
             failures += 1
+            continue
+        records.append(record)
+        print(shown(summary_text(record)), file=sys.stderr)
+        if record["broken_frames"]:
+            _warn(f"{path}: {record['broken_frames']} broken frame(s) skipped")
     if args.csv:
         _write_csv(Path(args.csv), [r for r in records if r.get("type") != "video"], recognizer.classes)
         if videos:
