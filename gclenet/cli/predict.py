@@ -1,4 +1,5 @@
-"""``gclenet predict``: images, folders, globs and videos in; labels, JSON, CSV, pictures out."""
+"""``gclenet predict``, ``demo`` and ``serve``: images, folders, globs, videos, a webcam or a web
+page in; labels, JSON (one face record, as the Python and web APIs give), CSV, pictures out."""
 
 from __future__ import annotations
 
@@ -14,13 +15,31 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from gclenet.cli.common import port
 from gclenet.data.image_io import ImageLoadError, load_image
 from gclenet.fileio import atomic_write_bytes, unique_stem
 
-__all__ = ["add_demo_parser", "add_predict_parser"]
+__all__ = ["add_parsers", "add_predict_parser", "run_predict"]
 
 # Modules that import torch are imported inside the commands: building the parser, which
 # every command and every --help does, stays free of torch's ~2 s import.
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    add_predict_parser(sub)
+    p = sub.add_parser("demo", help="recognise the expression on an example photo (scikit-image's astronaut)")
+    p.add_argument("--out", default="gclenet-demo", help="where the photo and the annotated result go")
+    p.add_argument("--weights", default="default", help="shipped weights (default), a .ckpt or .safetensors")
+    p.add_argument("--json", action="store_true", help="print the result as JSON, as predict --json does")
+    p.set_defaults(func=run_demo)
+
+    p = sub.add_parser("serve", help="web demo (Gradio) with an HTTP API; localhost only unless --host says so")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=port, default=7860)
+    p.add_argument("--weights", default="default")
+    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn")
+    p.add_argument("--max-file-size", default="5mb", help="upload cap, e.g. 5mb")
+    p.set_defaults(func=run_serve)
 
 
 def add_predict_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,14 +63,6 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_predict)
 
 
-def add_demo_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="recognise the expression on an example photo (scikit-image's astronaut)")
-    p.add_argument("--out", default="gclenet-demo", help="where the photo and the annotated result go")
-    p.add_argument("--weights", default="default", help="shipped weights (default), a .ckpt or .safetensors")
-    p.add_argument("--json", action="store_true", help="print the result as JSON, as predict --json does")
-    p.set_defaults(func=run_demo)
-
-
 def run_demo(args: argparse.Namespace) -> int:
     """``gclenet predict`` on a photo that ships with a dependency, so a fresh install can try it at once."""
     from gclenet.inference.sources import write_example_photo
@@ -65,6 +76,20 @@ def run_demo(args: argparse.Namespace) -> int:
     if code == 0:
         print(f"annotated picture: {annotated / photo.with_suffix('.jpg').name}", file=sys.stderr)
     return code
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise RuntimeError("the web demo needs Gradio: pip install gradio") from None
+    from gclenet.inference.recognizer import Recognizer
+    from gclenet.inference.web import build_app, example_images
+
+    app = build_app(Recognizer(args.weights, detector=args.detector), examples=example_images())
+    app.queue(default_concurrency_limit=1).launch(server_name=args.host, server_port=args.port,
+                                                  max_file_size=args.max_file_size, show_error=True)
+    return 0
 
 
 def shown(text: str) -> str:

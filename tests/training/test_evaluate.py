@@ -72,7 +72,7 @@ def test_a_grayscale_model_sees_colour_faces_as_the_recognizer_shows_them(random
 def test_evaluation_outputs_stand_without_a_finished_epoch_in_the_log(tmp_path, capsys):
     import torch
 
-    from gclenet.cli.main import _write_evaluation
+    from gclenet.cli.evaluation import write_evaluation
     from gclenet.training.evaluate import classification_report
 
     run = tmp_path / "run"
@@ -80,7 +80,7 @@ def test_evaluation_outputs_stand_without_a_finished_epoch_in_the_log(tmp_path, 
     (run / "logs" / "metrics.csv").write_text("epoch,step,train_loss_step\n0,1,1.9\n0,2,1.8\n")  # killed in epoch 1
     labels = torch.tensor([0, 1, 1])
     report = classification_report(torch.eye(2)[[0, 1, 0]], labels, ["a", "b"]) | {"dataset": "folder", "split": "test"}
-    _write_evaluation(report, tmp_path / "out", run / "checkpoints" / "last.ckpt")
+    write_evaluation(report, tmp_path / "out", run / "checkpoints" / "last.ckpt")
     assert (tmp_path / "out" / "report.json").is_file() and (tmp_path / "out" / "confusion_matrix.png").is_file()
     assert not (tmp_path / "out" / "training_curves.png").exists()
     assert "no training curves" in capsys.readouterr().err

@@ -68,3 +68,22 @@ def test_a_split_that_overlaps_the_training_set_is_refused_or_reported(image_pro
 def test_weights_without_a_record_of_their_data_need_the_data_named(random_weights, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(random_weights)]) == 2
     assert "pass --dataset and --root" in capsys.readouterr().err
+
+
+def test_exported_weights_carry_the_record_and_evaluate_alike(image_protocol_run, tmp_path, capsys):
+    from gclenet.models import read_weights_info
+
+    _, checkpoint = image_protocol_run
+    out = tmp_path / "ckplus.safetensors"
+    assert main(["export", "--weights", str(checkpoint), "--format", "safetensors", "--out", str(out),
+                 "--meta", 'accuracy={"ckplus test fold 0": 0.5}']) == 0
+    info = read_weights_info(out)
+    assert info.accuracy == {"ckplus test fold 0": 0.5} and info.label_mode == "majority" and info.date
+    assert info.data["options"]["protocol"] == "image" and info.recipe["model"]["name"] == "resnet34"
+    capsys.readouterr()
+    reports = []
+    for weights in (checkpoint, out):
+        assert main(["evaluate", "--checkpoint", str(weights), "--json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert [(r["split"], r["options"], r["samples"]) for r in reports[:1]] * 2 == [
+        (r["split"], r["options"], r["samples"]) for r in reports]
