@@ -125,9 +125,9 @@ class Recognizer:
 
     def preprocess(self, crops: list[np.ndarray]) -> torch.Tensor:
         """The model's input batch of face crops (uint8 RGB or gray arrays): the weights' evaluation transform."""
-        tensors = [torch.from_numpy(np.ascontiguousarray(c)) for c in crops]
+        tensors = [torch.from_numpy(np.array(c)) for c in crops]  # a copy: crops may be read-only views
         tensors = [t[None] if t.ndim == 2 else t.permute(2, 0, 1) for t in tensors]
-        return torch.stack([self.transform(t) for t in tensors]).contiguous(memory_format=torch.channels_last)
+        return self.transform.batch(tensors).contiguous(memory_format=torch.channels_last)
 
     def classify(self, crops: list[np.ndarray]) -> np.ndarray:
         """Class probabilities ``(len(crops), classes)`` of already-cropped faces."""

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as F
 
 __all__ = ["EvalTransform", "IMAGENET_MEAN", "IMAGENET_STD", "rgb_to_gray"]
 
@@ -27,15 +27,14 @@ def rgb_to_gray(image: Tensor) -> Tensor:
     return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).to(torch.uint8)[None]
 
 
-def _three_channels(image: Tensor) -> Tensor:
-    return image.expand(3, *image.shape[1:]) if image.shape[0] == 1 else image
-
-
 class EvalTransform:
     """uint8 ``(C, H, W)`` face (C = 1 or 3) -> normalised float ``(3, input_size, input_size)``.
 
     Colour input of a grayscale model is turned gray first; gray input is replicated to
-    three channels after resizing (one model serves gray and colour data and ImageNet weights).
+    three channels after resizing (one model serves gray and colour data and ImageNet
+    weights). The steps are torchvision's (``Resize(antialias=True)``, ``ToDtype(scale=True)``,
+    ``Normalize``), called directly: :meth:`batch` resizes each face and converts and
+    normalises them together, with the same numbers as one at a time.
 
     Args:
         input_size: the square side the model was trained at.
@@ -47,14 +46,22 @@ class EvalTransform:
                  std: Sequence[float] = IMAGENET_STD, grayscale: bool = False) -> None:
         self.input_size, self.grayscale = int(input_size), bool(grayscale)
         self.mean, self.std = tuple(mean), tuple(std)
-        self._steps = v2.Compose([v2.Resize((self.input_size, self.input_size), antialias=True),
-                                  v2.ToDtype(torch.float32, scale=True), v2.Lambda(_three_channels),
-                                  v2.Normalize(self.mean, self.std)])
+        self._mean = torch.tensor(self.mean).view(-1, 1, 1)
+        self._std = torch.tensor(self.std).view(-1, 1, 1)
 
-    def __call__(self, image: Tensor) -> Tensor:
+    def _resized(self, image: Tensor) -> Tensor:
         if self.grayscale and image.shape[0] == 3:
             image = rgb_to_gray(image)
-        return self._steps(image)
+        image = F.resize(image, [self.input_size, self.input_size], antialias=True)
+        return image.expand(3, *image.shape[1:]) if image.shape[0] == 1 else image
+
+    def batch(self, images: Sequence[Tensor]) -> Tensor:
+        """uint8 faces of any sizes -> one normalised float ``(N, 3, input_size, input_size)`` batch."""
+        x = torch.stack([self._resized(image) for image in images]).to(torch.float32).mul_(1.0 / 255)
+        return x.sub(self._mean.to(x.device)).div(self._std.to(x.device))
+
+    def __call__(self, image: Tensor) -> Tensor:
+        return self.batch([image])[0]
 
     def __repr__(self) -> str:
         return (f"EvalTransform(input_size={self.input_size}, mean={self.mean}, std={self.std}, "
