@@ -78,12 +78,10 @@ def measure(video: Path, weights: str, every: int, out: Path) -> dict:
 
 def _random_weights(path: Path) -> Path:
     from gclenet.data.classes import BASIC_CLASSES
-    from gclenet.data.transforms import IMAGENET_MEAN, IMAGENET_STD
     from gclenet.inference.export import save_weights
-    from gclenet.models import create_model
+    from gclenet.models import WeightsInfo, create_model
 
-    info = {"classes": list(BASIC_CLASSES), "input_size": 48, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
-            "model_name": "gclenet", "model_overrides": {}, "grayscale": True}
+    info = WeightsInfo(model_name="gclenet", classes=BASIC_CLASSES, input_size=48, grayscale=True)
     return save_weights(create_model("gclenet"), info, path)
 
 

@@ -3,7 +3,7 @@
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Recognizer", "create_model"]
+__all__ = ["Recognizer", "create_model", "load"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: `import gclenet` stays light for the CLI
@@ -11,8 +11,8 @@ def __getattr__(name: str) -> Any:  # lazy: `import gclenet` stays light for the
         from gclenet.inference.recognizer import Recognizer
 
         return Recognizer
-    if name == "create_model":
-        from gclenet.models import create_model
+    if name in ("create_model", "load"):
+        import gclenet.models
 
-        return create_model
+        return getattr(gclenet.models, name)
     raise AttributeError(f"module 'gclenet' has no attribute {name!r}")

@@ -4,9 +4,8 @@ import pytest
 import torch
 
 from gclenet.data.classes import BASIC_CLASSES
-from gclenet.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from gclenet.inference.export import save_weights
-from gclenet.models import create_model
+from gclenet.models import IMAGENET_MEAN, IMAGENET_STD, WeightsInfo, create_model
 
 
 # Local servers (web demo tests) must not go through a proxy a CI machine may set, and
@@ -35,7 +34,7 @@ def randomize_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
 def weights_info(**changes):
     info = {"classes": list(BASIC_CLASSES), "input_size": 48, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD),
             "model_name": "gclenet", "model_overrides": {}, "grayscale": True}
-    return {**info, **changes}
+    return WeightsInfo.from_dict({**info, **changes})
 
 
 @pytest.fixture(scope="session")

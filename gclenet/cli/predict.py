@@ -1,4 +1,5 @@
-"""``gclenet predict``: images, folders, globs and videos in; labels, JSON, CSV, pictures out."""
+"""``gclenet predict``, ``demo`` and ``serve``: images, folders, globs, videos, a webcam or a web
+page in; labels, JSON (one face record, as the Python and web APIs give), CSV, pictures out."""
 
 from __future__ import annotations
 
@@ -14,13 +15,31 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from gclenet.cli.common import port
 from gclenet.data.image_io import ImageLoadError, load_image
 from gclenet.fileio import atomic_write_bytes, unique_stem
 
-__all__ = ["add_demo_parser", "add_predict_parser"]
+__all__ = ["add_parsers", "add_predict_parser", "run_predict"]
 
 # Modules that import torch are imported inside the commands: building the parser, which
 # every command and every --help does, stays free of torch's ~2 s import.
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    add_predict_parser(sub)
+    p = sub.add_parser("demo", help="recognise the expression on an example photo (scikit-image's astronaut)")
+    p.add_argument("--out", default="gclenet-demo", help="where the photo and the annotated result go")
+    p.add_argument("--weights", default="default", help="shipped weights (default), a .ckpt or .safetensors")
+    p.add_argument("--json", action="store_true", help="print the result as JSON, as predict --json does")
+    p.set_defaults(func=run_demo)
+
+    p = sub.add_parser("serve", help="web demo (Gradio) with an HTTP API; localhost only unless --host says so")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=port, default=7860)
+    p.add_argument("--weights", default="default")
+    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn")
+    p.add_argument("--max-file-size", default="5mb", help="upload cap, e.g. 5mb")
+    p.set_defaults(func=run_serve)
 
 
 def add_predict_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,14 +63,6 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_predict)
 
 
-def add_demo_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="recognise the expression on an example photo (scikit-image's astronaut)")
-    p.add_argument("--out", default="gclenet-demo", help="where the photo and the annotated result go")
-    p.add_argument("--weights", default="default", help="shipped weights (default), a .ckpt or .safetensors")
-    p.add_argument("--json", action="store_true", help="print the result as JSON, as predict --json does")
-    p.set_defaults(func=run_demo)
-
-
 def run_demo(args: argparse.Namespace) -> int:
     """``gclenet predict`` on a photo that ships with a dependency, so a fresh install can try it at once."""
     from gclenet.inference.sources import write_example_photo
@@ -67,6 +78,20 @@ def run_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise RuntimeError("the web demo needs Gradio: pip install gradio") from None
+    from gclenet.inference.recognizer import Recognizer
+    from gclenet.inference.web import build_app, example_images
+
+    app = build_app(Recognizer(args.weights, detector=args.detector), examples=example_images())
+    app.queue(default_concurrency_limit=1).launch(server_name=args.host, server_port=args.port,
+                                                  max_file_size=args.max_file_size, show_error=True)
+    return 0
+
+
 def shown(text: str) -> str:
     """Text safe to print: undecodable bytes of file names (kept by Python as surrogates) become U+FFFD."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -76,19 +101,26 @@ def _warn(message: str) -> None:
     print(f"gclenet predict: {shown(message)}", file=sys.stderr)
 
 
-def _face_dicts(faces: list) -> list[dict[str, Any]]:
-    return [{"box": f.box, "score": f.score, "label": f.label, "probs": f.probs} for f in faces]
+def _recognizer(args: argparse.Namespace):  # noqa: ANN202 - a Recognizer, imported with torch on demand
+    from gclenet.inference.recognizer import Recognizer
+
+    return Recognizer(args.weights, device=args.device, detector=args.detector, backend=args.backend,
+                      onnx_path=args.onnx, min_face_size=args.min_face_size, tta=args.tta)
 
 
 def run_predict(args: argparse.Namespace) -> int:
     from gclenet.inference.annotate import annotate
-    from gclenet.inference.recognizer import Recognizer
     from gclenet.inference.sources import expand_inputs, is_video
 
     if args.webcam is not None:
-        from gclenet.inference.video import run_webcam
+        from gclenet.inference.video import WebcamUnavailable, require_display, run_webcam
 
-        return run_webcam(args)
+        try:
+            require_display()  # before loading the model: no window, nothing to do
+            run_webcam(_recognizer(args), args.webcam)
+        except WebcamUnavailable as err:
+            _warn(str(err))
+        return 0
     if not args.inputs:
         _warn("no input: name image files, folders, globs or videos (or --webcam N)")
         return 2
@@ -97,8 +129,7 @@ def run_predict(args: argparse.Namespace) -> int:
         _warn(line)
     if not files:
         return 1
-    recognizer = Recognizer(args.weights, device=args.device, detector=args.detector, backend=args.backend,
-                            onnx_path=args.onnx, min_face_size=args.min_face_size, tta=args.tta)
+    recognizer = _recognizer(args)
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -123,7 +154,7 @@ def run_predict(args: argparse.Namespace) -> int:
         for path, array, faces in zip(batch, arrays, recognizer.predict_batch(arrays)):
             if not faces:
                 _warn(f"{path}: no face found (try --detector none for already-cropped faces)")
-            records.append({"file": str(path), "faces": _face_dicts(faces)})
+            records.append({"file": str(path), "faces": [face.to_dict() for face in faces]})
             if out:
                 target = out / f"{unique_stem(path.stem, image_stems)}.jpg"
                 buffer = io.BytesIO()
@@ -134,14 +165,18 @@ def run_predict(args: argparse.Namespace) -> int:
     progress.close()
     video_stems: set[str] = set()
     for path in videos:
-        from gclenet.inference.video import analyse_video
+        from gclenet.inference.video import analyse_video, summary_text
 
         try:
-            records.append(analyse_video(recognizer, path, out=out, every=args.every,
-                                         stem=unique_stem(path.stem, video_stems)))
+            record = analyse_video(recognizer, path, out=out, every=args.every, stem=unique_stem(path.stem, video_stems))
         except (OSError, ValueError) as err:
             _warn(str(err))
             failures += 1
+            continue
+        records.append(record)
+        print(shown(summary_text(record)), file=sys.stderr)
+        if record["broken_frames"]:
+            _warn(f"{path}: {record['broken_frames']} broken frame(s) skipped")
     if args.csv:
         _write_csv(Path(args.csv), [r for r in records if r.get("type") != "video"], recognizer.classes)
         if videos:

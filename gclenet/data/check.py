@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from gclenet.data.classes import class_list
-from gclenet.data.dataset import FERDataset, Sample
+from gclenet.data.dataset import FERDataset
 from gclenet.data.folders import DatasetLayoutError
-from gclenet.data.registry import get_dataset_spec, read_split
+from gclenet.data.registry import Sample, get_dataset_spec, read_split
 from gclenet.data.summary import readable_samples
 
 __all__ = ["check_dataset"]

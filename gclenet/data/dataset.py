@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -13,24 +11,11 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from gclenet.data.image_io import ImageLoadError, load_image
+from gclenet.data.registry import Sample
 
-__all__ = ["Sample", "FERDataset", "TARGET_KINDS"]
+__all__ = ["FERDataset", "TARGET_KINDS"]
 
 TARGET_KINDS = ("index", "distribution", "sampled")
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One image: a file (or in-memory pixels, for CSV data sets) and its label index."""
-
-    source: Path | np.ndarray
-    label: int
-    subject: str | None = None  # person id, for subject-independent splits
-    target: tuple[float, ...] | None = None  # a label distribution over the classes (FER+ votes); None: one-hot
-
-    @property
-    def name(self) -> str:
-        return str(self.source) if isinstance(self.source, Path) else "<pixels>"
 
 
 class FERDataset(Dataset):

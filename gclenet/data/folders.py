@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from gclenet.data.classes import canonical_name, index_of
-from gclenet.data.dataset import Sample
+from gclenet.data.registry import Sample
 from gclenet.data.image_io import IMAGE_SUFFIXES
 
 __all__ = ["DatasetLayoutError", "find_split_dir", "read_class_folders", "list_images"]

@@ -1,4 +1,17 @@
-"""Data sets by name: each reader returns the samples of one split on the canonical classes."""
+"""Data sets by name: each reader registers itself, next to its code, with what it reads.
+
+A reader is ``reader(root, split, classes, **options) -> list[Sample]``: the images of one
+split, labelled by index into ``classes`` (the task's class list, see
+:mod:`gclenet.data.classes`). Readers live one per file in :mod:`gclenet.data.datasets`
+and register with :func:`register_dataset`, as models do with ``register_model``::
+
+    @register_dataset("toy", classes=BASIC_CLASSES, grayscale=True, layout="<root>/<split>.csv")
+    def read_toy(root: Path, split: str, classes: Sequence[str]) -> list[Sample]: ...
+
+Importing :mod:`gclenet.data` imports every reader file, so they are all registered;
+none of this imports torch, so the command line lists the data sets without torch's
+start-up time.
+"""
 
 from __future__ import annotations
 
@@ -7,70 +20,67 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gclenet.data.affectnet import read_affectnet
-from gclenet.data.ckplus import read_ckplus
-from gclenet.data.classes import BASIC_CLASSES, CANONICAL_CLASSES
-from gclenet.data.dataset import Sample
-from gclenet.data.fer2013 import read_fer2013
-from gclenet.data.ferplus import LAYOUT as FERPLUS_LAYOUT
-from gclenet.data.ferplus import read_ferplus
-from gclenet.data.folders import DatasetLayoutError, find_split_dir, read_class_folders
-from gclenet.data.rafdb import read_rafdb
+import numpy as np
 
-__all__ = ["DatasetSpec", "DATASETS", "get_dataset_spec", "read_split"]
+__all__ = ["Sample", "Reader", "DatasetSpec", "register_dataset", "list_datasets", "get_dataset_spec", "read_split"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One image: a file (or in-memory pixels, for CSV data sets) and its label index."""
+
+    source: Path | np.ndarray
+    label: int
+    subject: str | None = None  # person id, for subject-independent splits
+    target: tuple[float, ...] | None = None  # a label distribution over the classes (FER+ votes); None: one-hot
+    origin: str | None = None  # where in-memory pixels come from ("fer2013.csv:12"): tells equal images apart
+
+    @property
+    def name(self) -> str:
+        return str(self.source) if isinstance(self.source, Path) else "<pixels>"
+
 
 Reader = Callable[..., list[Sample]]  # (root, split, classes, **options)
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    name: str
     reader: Reader
     classes: tuple[str, ...]  # default class list
-    grayscale: bool  # decode to one channel
+    grayscale: bool  # decoded to one channel
     layout: str  # what the root must look like
     splits: tuple[str, ...] = ("train", "test")  # the splits the data set is distributed with
 
 
-_FOLDER_LAYOUT = "<root>/{train,test}/<class name>/<images>"
-_SPLIT_ALIASES = {"train": ("train", "training"), "test": ("test", "val", "validation"), "val": ("val", "validation")}
+_DATASETS: dict[str, DatasetSpec] = {}
 
 
-def read_folder(
-    root: Path, split: str, classes: Sequence[str], *, class_map: dict[str, str] | None = None
-) -> list[Sample]:
-    """Any ``ImageFolder``-style tree: ``<root>/<split>/<class>/``, or ``<root>/<class>/`` for split ``all``.
+def register_dataset(name: str, *, classes: Sequence[str], grayscale: bool, layout: str,
+                     splits: Sequence[str] = ("train", "test")) -> Callable[[Reader], Reader]:
+    """Decorator: register the reader below under ``name`` (stack it to register one reader
+    under several names). ``ValueError`` on a name taken twice."""
 
-    Class folders are matched by expression name (``Anger``, ``happiness``...) or by
-    ``class_map`` (folder name -> class name), which is how your own classes come in.
-    """
-    root = Path(root)
-    if split == "all":
-        if not root.is_dir():
-            raise DatasetLayoutError(f"{root}: no such directory; expected {_FOLDER_LAYOUT}")
-        return read_class_folders(root, classes, class_map, expected=_FOLDER_LAYOUT)
-    split_dir = find_split_dir(root, split, _SPLIT_ALIASES, _FOLDER_LAYOUT)
-    return read_class_folders(split_dir, classes, class_map, expected=_FOLDER_LAYOUT)
+    def register(reader: Reader) -> Reader:
+        if name in _DATASETS:
+            raise ValueError(f"dataset {name!r} is registered twice")
+        _DATASETS[name] = DatasetSpec(name, reader, tuple(classes), grayscale, layout, tuple(splits))
+        return reader
+
+    return register
 
 
-DATASETS: dict[str, DatasetSpec] = {
-    "fer2013": DatasetSpec(read_fer2013, BASIC_CLASSES, True, "fer2013.csv or {train,test}/<class>/",
-                           ("train", "val", "test")),
-    "ferplus": DatasetSpec(read_ferplus, CANONICAL_CLASSES, True, FERPLUS_LAYOUT, ("train", "val", "test")),
-    "rafdb": DatasetSpec(read_rafdb, BASIC_CLASSES, False, "EmoLabel/ + Image/aligned/ or DATASET/{train,test}/{1..7}/"),
-    "ckplus": DatasetSpec(read_ckplus, CANONICAL_CLASSES, True, "CK+48 class folders or cohn-kanade-images/ + Emotion/"),
-    "affectnet": DatasetSpec(read_affectnet, BASIC_CLASSES, False, "{train,val}/<class>/ or training.csv + images",
-                             ("train", "val")),
-    "caer_s": DatasetSpec(read_folder, BASIC_CLASSES, False, "{train,test}/<Anger|Disgust|...>/"),
-    "fed_ro": DatasetSpec(read_folder, BASIC_CLASSES, False, "<class>/ (split all) or {train,test}/<class>/"),
-    "folder": DatasetSpec(read_folder, BASIC_CLASSES, False, _FOLDER_LAYOUT),
-}
+def list_datasets() -> list[str]:
+    """Registered data set names, sorted."""
+    return sorted(_DATASETS)
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
+    """What is registered as ``name``; ``KeyError`` names the valid choices."""
     try:
-        return DATASETS[name]
+        return _DATASETS[name]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}") from None
+        raise KeyError(f"unknown dataset {name!r}; valid: {', '.join(sorted(_DATASETS))}") from None
 
 
 def read_split(

@@ -9,10 +9,10 @@ from typing import Any
 from tqdm import tqdm
 
 from gclenet.data.classes import class_list
-from gclenet.data.dataset import FERDataset, Sample
+from gclenet.data.dataset import FERDataset
 from gclenet.data.folders import DatasetLayoutError
 from gclenet.data.image_io import ImageLoadError
-from gclenet.data.registry import get_dataset_spec, read_split
+from gclenet.data.registry import Sample, get_dataset_spec, read_split
 
 __all__ = ["readable_samples", "summarize_dataset"]
 

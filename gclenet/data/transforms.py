@@ -1,6 +1,7 @@
-"""Eval transforms on uint8 image tensors (torchvision.transforms.v2) and the training
-augmentation, which runs on whole batches.
+"""The training augmentation, which runs on whole batches of uint8 image tensors.
 
+(The evaluation transform belongs to trained weights: ``WeightsInfo.transforms()`` in
+:mod:`gclenet.models.weights`; the training images are resized as it resizes.)
 Grayscale images are replicated to 3 channels after augmentation, so one model serves
 grayscale (FER2013, CK+) and colour (RAF-DB, AffectNet) data and ImageNet weights.
 
@@ -13,6 +14,7 @@ on two CPU cores; per batch they cost about 1 %.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -20,10 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.transforms import v2
 
-__all__ = ["AugmentConfig", "BatchAugment", "build_transform", "build_train_transform", "IMAGENET_MEAN", "IMAGENET_STD", "to_three_channels"]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ["AugmentConfig", "BatchAugment", "build_train_transform"]
 
 
 @dataclass
@@ -42,21 +41,9 @@ class AugmentConfig:
     erasing: float = 0.25  # RandomErasing probability (occlusion-like)
 
 
-def to_three_channels(image: Tensor) -> Tensor:
-    return image.expand(3, *image.shape[1:]) if image.shape[0] == 1 else image
-
-
-def build_transform(
-    input_size: int, *, mean: tuple[float, ...] = IMAGENET_MEAN, std: tuple[float, ...] = IMAGENET_STD,
-) -> v2.Compose:
-    """Evaluation: uint8 ``(C, H, W)`` -> normalised float ``(3, input_size, input_size)``."""
-    return v2.Compose([v2.Resize((input_size, input_size), antialias=True), v2.ToDtype(torch.float32, scale=True),
-                       v2.Lambda(to_three_channels), v2.Normalize(mean, std)])
-
-
 def build_train_transform(input_size: int) -> v2.Resize:
     """Training, per image: uint8 ``(C, H, W)`` -> uint8 ``(C, input_size, input_size)``, resized
-    as for evaluation; :class:`BatchAugment` does the rest on the batch."""
+    as the evaluation transform resizes; :class:`BatchAugment` does the rest on the batch."""
     return v2.Resize((input_size, input_size), antialias=True)
 
 
@@ -70,8 +57,8 @@ class BatchAugment(torch.nn.Module):
     sampler reseeds every epoch.
     """
 
-    def __init__(self, augment: AugmentConfig | None = None, *, mean: tuple[float, ...] = IMAGENET_MEAN,
-                 std: tuple[float, ...] = IMAGENET_STD) -> None:
+    def __init__(self, augment: AugmentConfig | None = None, *, mean: Sequence[float], std: Sequence[float]) -> None:
+        """``mean``, ``std``: the normalisation of the weights being trained (their record's)."""
         super().__init__()
         self.cfg = augment or AugmentConfig()
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1), persistent=False)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from gclenet.models import reparameterize_model
 from gclenet.hardware import fast_bf16_available
-from gclenet.training.weights import build_model_from_checkpoint
+from gclenet.models.weights import WeightsInfo, load, read_weights_info
 
 __all__ = ["TorchBackend", "OnnxRuntimeBackend", "create_backend", "BACKENDS"]
 
@@ -22,9 +19,9 @@ class TorchBackend:
     """The re-parameterised model under ``torch.inference_mode``, channels-last."""
 
     def __init__(self, weights: str | Path, *, device: str = "cpu", precision: str = "auto") -> None:
-        model, self.info = build_model_from_checkpoint(weights)
+        model, self.info = load(weights, reparameterize=True)
         self.device = torch.device(device)
-        self.model = reparameterize_model(model, inplace=True).to(self.device).to(memory_format=torch.channels_last)
+        self.model = model.to(self.device).to(memory_format=torch.channels_last)
         if precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
         self.bf16 = precision == "bf16" or (precision == "auto" and fast_bf16_available(self.device.type))
@@ -50,10 +47,8 @@ class OnnxRuntimeBackend:
                                     f"`gclenet export --format onnx --weights {weights} --out {path}`")
         self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
-        if "gclenet" in meta:
-            self.info: dict[str, Any] = json.loads(meta["gclenet"])
-        else:
-            self.info = build_model_from_checkpoint(weights)[1]
+        self.info: WeightsInfo = WeightsInfo.from_json(meta["gclenet"]) if "gclenet" in meta else \
+            read_weights_info(weights)
         self.input_name = self.session.get_inputs()[0].name
 
     def probabilities(self, batch: torch.Tensor) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Grad-CAM of one or more trained models on the same faces (the paper's Fig. 13).
 
 Uses the ``grad-cam`` package on the last residual block (``layer4``); each model sees
-the face crop through its own preprocessing.
+the face crop through its own preprocessing (the public :class:`Recognizer` methods:
+``crop_faces``, ``preprocess``, ``model``, ``classify``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from gclenet.data.corruptions import Corruption
-from gclenet.inference.recognizer import ImageInput, Recognizer, to_rgb_array
+from gclenet.inference.recognizer import ImageInput, Recognizer
 
 __all__ = ["grad_cam", "cam_figure"]
 
@@ -24,8 +25,8 @@ def grad_cam(recognizer: Recognizer, face: np.ndarray, class_index: int | None =
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
-    model = recognizer.backend.model
-    batch = recognizer._preprocess([face]).float()
+    model = recognizer.model
+    batch = recognizer.preprocess([face]).float()
     if class_index is None:
         class_index = int(recognizer.classify([face])[0].argmax())
     with GradCAM(model=model, target_layers=[model.layer4[-1]]) as cam, torch.enable_grad():
@@ -49,16 +50,13 @@ def cam_figure(image: ImageInput, recognizers: dict[str, Recognizer], out: str |
     """
     import torch
 
-    from gclenet.inference.detection import crop_face
-    from gclenet.training.plots import _save, plt
+    from gclenet.plotting import pyplot, save_figure
 
-    first = next(iter(recognizers.values()))
-    array = to_rgb_array(image)
-    faces = first.detector.detect(array)
-    if not faces:
+    plt = pyplot()
+    crops = next(iter(recognizers.values())).crop_faces(image)
+    if not crops:
         raise ValueError(f"{image}: no face found (try --detector none for already-cropped faces)")
-    face = crop_face(array, faces[0], margin=first.margin if first.detector.name != "none" else 0.0,
-                     align=first.align)
+    face = crops[0]  # the largest, cropped as the first model's recognizer crops it for predict
     rows = [("face", face)]
     for corruption in corruptions:
         corrupted = corruption(torch.from_numpy(face.copy()).permute(2, 0, 1), 0)
@@ -76,4 +74,4 @@ def cam_figure(image: ImageInput, recognizers: dict[str, Recognizer], out: str |
         for ax in row_axes:
             ax.axis("off")
     fig.tight_layout()
-    return _save(fig, out)
+    return save_figure(fig, out)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from gclenet.data.image_io import load_image, upright_image
 from gclenet.inference.detection import Face, FaceDetector, create_detector, crop_face
-from gclenet.models._pretrained import resolve_weights, shipped_weights_path
+from gclenet.models.weights import WeightsInfo, resolve_weights, shipped_weights_path
 
 __all__ = ["Recognizer", "FacePrediction", "ImageInput", "default_weights_path"]
 
@@ -107,23 +107,27 @@ class Recognizer:
         self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
         self.backend = create_backend(backend, self.weights, device=self.device, precision=precision,
                                       onnx_path=onnx_path)
-        self.info = self.backend.info
-        self.classes: list[str] = list(self.info["classes"])
+        self.info: WeightsInfo = self.backend.info
+        self.transform = self.info.transforms()  # as evaluate and training's validation preprocess
+        self.classes: list[str] = list(self.info.classes)
         self.detector = detector if isinstance(detector, FaceDetector) else create_detector(
             detector, device=self.device, min_face_size=min_face_size)
         self.min_face_size, self.margin, self.align, self.tta = min_face_size, margin, align, tta
         self.batch_size = batch_size
         self.skipped_small: int = 0  # faces below min_face_size in the last call
 
-    def _preprocess(self, crops: list[np.ndarray]) -> torch.Tensor:
-        size = self.info["input_size"]
-        mean = torch.tensor(self.info["mean"]).view(1, 3, 1, 1)
-        std = torch.tensor(self.info["std"]).view(1, 3, 1, 1)
-        mode = "L" if self.info.get("grayscale", False) else "RGB"
-        arrays = [np.asarray(Image.fromarray(c).convert(mode).resize((size, size), Image.BILINEAR)) for c in crops]
-        batch = torch.from_numpy(np.stack(arrays)).float().div_(255)
-        batch = batch[:, None].expand(-1, 3, -1, -1) if mode == "L" else batch.permute(0, 3, 1, 2)
-        return ((batch - mean) / std).contiguous(memory_format=torch.channels_last)
+    @property
+    def model(self) -> torch.nn.Module:
+        """The deploy model (torch backend only), e.g. for Grad-CAM."""
+        if not hasattr(self.backend, "model"):
+            raise ValueError(f"the {type(self.backend).__name__} has no PyTorch model; use backend='torch'")
+        return self.backend.model
+
+    def preprocess(self, crops: list[np.ndarray]) -> torch.Tensor:
+        """The model's input batch of face crops (uint8 RGB or gray arrays): the weights' evaluation transform."""
+        tensors = [torch.from_numpy(np.array(c)) for c in crops]  # a copy: crops may be read-only views
+        tensors = [t[None] if t.ndim == 2 else t.permute(2, 0, 1) for t in tensors]
+        return self.transform.batch(tensors).contiguous(memory_format=torch.channels_last)
 
     def classify(self, crops: list[np.ndarray]) -> np.ndarray:
         """Class probabilities ``(len(crops), classes)`` of already-cropped faces."""
@@ -131,7 +135,7 @@ class Recognizer:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         out = []
         for start in range(0, len(crops), self.batch_size):
-            batch = self._preprocess(crops[start : start + self.batch_size])
+            batch = self.preprocess(crops[start : start + self.batch_size])
             probs = self.backend.probabilities(batch)
             if self.tta:
                 probs = (probs + self.backend.probabilities(batch.flip(3))) / 2
@@ -145,20 +149,27 @@ class Recognizer:
         self.skipped_small += len(faces) - len(kept)
         return kept
 
-    def predict_batch(self, images: list[ImageInput]) -> list[list[FacePrediction]]:
-        """One list of :class:`FacePrediction` per image; all faces classified in batches."""
+    def _detect(self, arrays: list[np.ndarray]) -> list[list[tuple[Face, np.ndarray]]]:
+        """Per image, its faces large enough and their crops, largest first."""
         self.skipped_small = 0
-        arrays = [to_rgb_array(im) for im in images]
         detected = [self._keep_large(faces) for faces in self.detector.detect_batch(arrays)]
         # An already-cropped face goes in whole and is resized (stretched) to the input as in
         # training; squaring it first would show a non-square crop with padded sides.
-        crops = [a if self.detector.name == "none" else crop_face(a, f, margin=self.margin, align=self.align)
-                 for a, faces in zip(arrays, detected) for f in faces]
-        probs = iter(self.classify(crops))
+        return [[(f, a if self.detector.name == "none" else crop_face(a, f, margin=self.margin, align=self.align))
+                 for f in faces] for a, faces in zip(arrays, detected)]
+
+    def crop_faces(self, image: ImageInput) -> list[np.ndarray]:
+        """The face crops of one image as the model is shown them (before resizing), largest first."""
+        return [crop for _, crop in self._detect([to_rgb_array(image)])[0]]
+
+    def predict_batch(self, images: list[ImageInput]) -> list[list[FacePrediction]]:
+        """One list of :class:`FacePrediction` per image; all faces classified in batches."""
+        found = self._detect([to_rgb_array(im) for im in images])
+        probs = iter(self.classify([crop for faces in found for _, crop in faces]))
         results = []
-        for faces in detected:
+        for faces in found:
             predictions = []
-            for face in faces:
+            for face, _ in faces:
                 p = next(probs)
                 predictions.append(FacePrediction(
                     box=[round(v, 1) for v in face.box], score=round(face.score, 5),

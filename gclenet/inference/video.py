@@ -1,13 +1,13 @@
-"""Video and webcam: frames streamed through the recognizer in batches, constant memory.
+"""Video and webcam: frames streamed through a :class:`Recognizer` in batches, constant memory.
 
 Per analysed frame, the largest face's label and probabilities go to a CSV written as
 the video plays; the annotated video is written frame by frame; only per-class counts
-stay in memory. The probability plot is drawn from the CSV at the end.
+stay in memory. The probability plot is drawn from the CSV at the end. Nothing here
+prints: results are returned, and what cannot be done is raised.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import sys
@@ -21,7 +21,12 @@ from tqdm import tqdm
 from gclenet.fileio import atomic_write_bytes
 from gclenet.inference.recognizer import FacePrediction, Recognizer
 
-__all__ = ["analyse_video", "run_webcam", "plot_video_probabilities"]
+__all__ = ["analyse_video", "summary_text", "plot_video_probabilities", "run_webcam", "require_display",
+           "WebcamUnavailable"]
+
+
+class WebcamUnavailable(RuntimeError):
+    """No display, no such camera, or an OpenCV build without windows: nothing to show."""
 
 
 def _cv2():
@@ -37,6 +42,7 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
     With ``out``: ``<stem>.annotated.mp4``, ``<stem>.frames.csv`` (one row per analysed
     frame), ``<stem>.probabilities.png`` (expression probabilities over time) and
     ``<stem>.summary.txt``; ``stem`` defaults to the video's file name without suffix.
+    The record counts ``broken_frames``: frames that could not be decoded and were skipped.
 
     Raises:
         ValueError: the file cannot be opened as a video.
@@ -138,15 +144,13 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
         plot_video_probabilities(out / f"{stem}.frames.csv", out / f"{stem}.probabilities.png", classes)
         record["outputs"] = [str(out / f"{stem}.{s}") for s in ("annotated.mp4", "frames.csv", "probabilities.png",
                                                                 "summary.txt")]
-        text = _summary_text(record).encode("utf-8", "surrogateescape")
+        text = summary_text(record).encode("utf-8", "surrogateescape")
         atomic_write_bytes(out / f"{stem}.summary.txt", lambda handle: handle.write(text))
-    print(_summary_text(record), file=sys.stderr)
-    if broken:
-        print(f"gclenet predict: {path}: {broken} broken frame(s) skipped", file=sys.stderr)
     return record
 
 
-def _summary_text(record: dict[str, Any]) -> str:
+def summary_text(record: dict[str, Any]) -> str:
+    """One line on a video record: frames analysed and the share of each expression."""
     shares = ", ".join(f"{name} {share:.0%}" for name, share in sorted(record["summary"].items(), key=lambda kv: -kv[1]))
     return f"{record['file']}: {record['frames_analysed']} frames analysed; {shares}\n"
 
@@ -158,7 +162,9 @@ def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *,
     points per line), so memory does not grow with the video's length.
     """
     from gclenet.inference.annotate import CLASS_COLOURS
-    from gclenet.training.plots import _save, plt
+    from gclenet.plotting import pyplot, save_figure
+
+    plt = pyplot()
 
     with open(frames_csv, newline="") as handle:
         rows = sum(1 for _ in handle) - 1
@@ -189,21 +195,26 @@ def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *,
     ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title=title)
     ax.legend(loc="upper right", ncol=4, fontsize=8)
     ax.grid(alpha=0.3)
-    return _save(fig, png)
+    return save_figure(fig, png)
 
 
-def run_webcam(args: argparse.Namespace) -> int:
-    """A live window of camera ``args.webcam``; returns 0 without a display or camera."""
-    cv2 = _cv2()
+def require_display() -> None:
+    """Raise :class:`WebcamUnavailable` where no window can be shown (Linux without ``$DISPLAY``)."""
     if not os.environ.get("DISPLAY") and sys.platform.startswith("linux"):
-        print("gclenet predict: --webcam needs a display (no $DISPLAY); nothing to show", file=sys.stderr)
-        return 0
-    capture = cv2.VideoCapture(args.webcam)
+        raise WebcamUnavailable("the webcam window needs a display (no $DISPLAY); nothing to show")
+
+
+def run_webcam(recognizer: Recognizer, camera: int = 0) -> None:
+    """A live window of ``camera`` with each face boxed and labelled, until q or Esc.
+
+    Raises:
+        WebcamUnavailable: no display, the camera cannot be opened, or OpenCV has no GUI.
+    """
+    cv2 = _cv2()
+    require_display()
+    capture = cv2.VideoCapture(camera)
     if not capture.isOpened():
-        print(f"gclenet predict: camera {args.webcam} is not available", file=sys.stderr)
-        return 0
-    recognizer = Recognizer(args.weights, device=args.device, detector=args.detector, backend=args.backend,
-                            onnx_path=args.onnx, min_face_size=args.min_face_size, tta=args.tta)
+        raise WebcamUnavailable(f"camera {camera} is not available")
     from gclenet.inference.annotate import annotate
 
     try:
@@ -216,11 +227,9 @@ def run_webcam(args: argparse.Namespace) -> int:
             try:
                 cv2.imshow("gclenet (q to quit)", cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
             except cv2.error:
-                print("gclenet predict: this OpenCV build has no GUI; pip install 'opencv-python<5'", file=sys.stderr)
-                return 0
+                raise WebcamUnavailable("this OpenCV build has no GUI; pip install 'opencv-python<5'") from None
             if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                 break
     finally:
         capture.release()
         cv2.destroyAllWindows()
-    return 0

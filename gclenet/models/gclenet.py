@@ -23,17 +23,11 @@ import torch
 from torch import Tensor, nn
 from torchvision.models import resnet34 as torchvision_resnet34
 
-from gclenet.models._pretrained import (
-    drop_other_head,
-    load_backbone_weights,
-    load_checked,
-    read_state_dict,
-    read_weights_info,
-    resolve_weights,
-)
+from gclenet.models._backbone import load_backbone_weights
 from gclenet.models._registry import get_model_builder, register_model
 from gclenet.models.lfa import LocalFeatureEnhancement
 from gclenet.models.mgc import MultiScaleGlobalAssociation
+from gclenet.models.weights import WeightsInfo, build_trained
 
 __all__ = ["GCLENetConfig", "GCLENet", "create_model", "ABLATION_TABLES"]
 
@@ -80,7 +74,7 @@ class GCLENet(nn.Module):
     def __init__(self, config: GCLENetConfig = GCLENetConfig()) -> None:
         super().__init__()
         self.config = config
-        self.weights_info: dict[str, Any] | None = None  # metadata of trained weights, set by create_model
+        self.weights_info: WeightsInfo | None = None  # the record of trained weights, set when loaded
         backbone = torchvision_resnet34(num_classes=config.num_classes)
         # torchvision's attribute names, so its state dicts load unchanged.
         self.conv1, self.bn1, self.relu, self.maxpool = (
@@ -161,10 +155,11 @@ def create_model(
             ``gclenet_mgc``, ``gclenet`` and the Table 6/7 variants).
         num_classes: classifier outputs; default 7, or the class count of ``weights``.
             Another count than the weights' keeps everything but a fresh classifier.
-        weights: ``None``, a shipped tag (``"fer2013"``: trained by us, ships in the
-            package, no network) or a ``.safetensors`` written by ``gclenet export``.
-            The model then carries the weights' metadata in ``model.weights_info``
-            (``classes``, ``input_size``, ``mean``, ``std``...).
+        weights: ``None``, a shipped name (``"fer2013"``: trained by us, ships in the
+            package, no network), a ``.safetensors`` written by ``gclenet export`` or a
+            training checkpoint. The model then carries the weights' record in
+            ``model.weights_info`` (:class:`~gclenet.models.weights.WeightsInfo`).
+            :func:`gclenet.models.load` is the same for the variant the weights name.
         backbone_weights: ``None`` (random init), ``"imagenet"`` (torchvision's
             ResNet34_Weights.IMAGENET1K_V1; downloads) or a local state-dict file.
         **overrides: :class:`GCLENetConfig` fields that replace the variant's.
@@ -178,17 +173,7 @@ def create_model(
         return get_model_builder(name)(num_classes=num_classes or 7, backbone_weights=backbone_weights, **overrides)
     if backbone_weights is not None:
         raise ValueError("pass weights= or backbone_weights=, not both: trained weights replace the backbone's")
-    path = resolve_weights(weights)
-    info = read_weights_info(path)
-    if info["model_name"] != name:
-        raise ValueError(f"{path}: weights of variant {info['model_name']!r}, not {name!r}; "
-                         f"call create_model({info['model_name']!r}, weights=...)")
-    model = get_model_builder(name)(num_classes=num_classes or len(info["classes"]), backbone_weights=None,
-                                    **{**info.get("model_overrides", {}), **overrides})
-    state, head = drop_other_head(model, read_state_dict(path), path)
-    load_checked(model, state, path, skip=head)
-    model.weights_info = info
-    return model
+    return build_trained(weights, name, num_classes=num_classes, **overrides)
 
 
 def _create_gclenet(

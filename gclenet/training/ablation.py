@@ -134,7 +134,9 @@ METRIC_LABELS = {"accuracy": "accuracy", "mean_class_accuracy": "mean class accu
 def plot_ablation(summary: dict[str, Any], path: str | Path) -> Path:
     """Bars of the seed mean per variant and metric, with each seed's run as a dot: the
     spread is as visible as the differences it may explain."""
-    from gclenet.training.plots import _save, plt
+    from gclenet.plotting import pyplot, save_figure
+
+    plt = pyplot()
 
     rows = summary["rows"]
     width = 0.8 / len(METRIC_LABELS)
@@ -154,4 +156,4 @@ def plot_ablation(summary: dict[str, Any], path: str | Path) -> Path:
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(f"{summary['title']}\n{summary['dataset']}, {summary['epochs']} epochs, "
                  f"{summary['input_size']} px, dots: one seed each", fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)

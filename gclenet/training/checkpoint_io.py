@@ -9,7 +9,7 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from gclenet.fileio import atomic_write_bytes, remove_stale_temporaries
-from gclenet.training.weights import read_checkpoint
+from gclenet.models.weights import read_checkpoint
 
 __all__ = ["AtomicCheckpointIO"]
 

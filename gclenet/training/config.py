@@ -1,4 +1,8 @@
-"""Experiment configuration: nested dataclasses read from YAML plus ``key.sub=value`` overrides."""
+"""Experiment configuration: nested dataclasses read from YAML plus ``key.sub=value`` overrides.
+
+One typed :class:`TrainConfig` goes from the YAML file to the optimizer and the data
+module; its plain-dict form is what runs save (``config.yaml``, the checkpoints' record).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,16 @@ import dataclasses
 import datetime
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from gclenet.data import class_list, get_dataset_spec
 from gclenet.data.transforms import AugmentConfig
+from gclenet.models import WeightsInfo
 
 __all__ = ["ModelConfig", "DataConfig", "OptimConfig", "TrainerConfig", "TrainConfig", "load_config", "apply_overrides", "config_from_dict"]
 
@@ -28,7 +35,7 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    dataset: str = "fer2013"  # a name from gclenet.data.DATASETS
+    dataset: str = "fer2013"  # a name from gclenet.data.list_datasets()
     root: str = "../shared/data/fer2013"
     train_split: str = "train"
     val_split: str = "test"
@@ -37,7 +44,7 @@ class DataConfig:
     # Training labels of data sets with annotator votes (FER+): majority, probability,
     # crossentropy (the vote distribution as a soft target) or multi_target.
     label_mode: str = "majority"
-    parts: list[dict[str, Any]] = field(default_factory=list)  # dataset "mix": [{dataset, root, options}, ...]
+    parts: list[dict[str, Any]] = field(default_factory=list)  # the "mix" reader's option parts: [{dataset, root}, ...]
     # Validate on this fraction of the training split instead of val_split (held out from
     # training, seeded; whole subjects where the reader knows them). 0: use val_split.
     holdout_fraction: float = 0.0
@@ -47,6 +54,20 @@ class DataConfig:
     num_workers: int = 0  # 0 suits small cached data sets on few cores
     cache: bool = True  # decode all images into memory once
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def task_classes(self) -> list[str]:
+        """The class list the model learns: ``classes``, or the data set's own."""
+        return list(class_list(self.classes) if self.classes else get_dataset_spec(self.dataset).classes)
+
+    def reader_options(self, *, train: bool) -> dict[str, Any]:
+        """What the reader is called with: ``options``, the mix's ``parts``, and for the
+        training set a ``label_mode`` other than the majority label."""
+        options = dict(self.options)
+        if self.parts:
+            options["parts"] = self.parts
+        if train and self.label_mode != "majority":
+            options["label_mode"] = self.label_mode
+        return options
 
 
 @dataclass
@@ -96,6 +117,15 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
+
+    def weights_info(self, classes: Sequence[str]) -> WeightsInfo:
+        """The record a run of this config writes into its checkpoints: what inference needs,
+        and the data options and seed (which images it trained on) and the whole config."""
+        values = self.to_dict()
+        return WeightsInfo(model_name=self.model.name, classes=tuple(classes), input_size=self.data.input_size,
+                           grayscale=get_dataset_spec(self.data.dataset).grayscale,
+                           model_overrides=dict(self.model.overrides), data={**values["data"], "seed": self.seed},
+                           label_mode=self.data.label_mode, recipe=values)
 
 
 def _plain(value: Any) -> Any:

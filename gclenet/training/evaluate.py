@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,9 @@ from torchmetrics.functional.classification import (
 )
 from tqdm import tqdm
 
-from gclenet.data.dataset import FERDataset
-from gclenet.data.registry import get_dataset_spec, read_split
-from gclenet.data.transforms import build_transform
-from gclenet.models import reparameterize_model
-from gclenet.training.weights import build_model_from_checkpoint
+from gclenet.data import FERDataset, get_dataset_spec, read_split
+from gclenet.models.weights import WeightsInfo, load
+from gclenet.training.splits import EvaluationSplit, check_overlap, evaluation_split, training_overlap
 
 __all__ = ["predict_dataset", "predict_checkpoint", "classification_report", "evaluate_checkpoint"]
 
@@ -84,37 +83,65 @@ def classification_report(probs: Tensor, labels: Tensor, classes: list[str]) -> 
 
 
 def evaluate_checkpoint(
-    checkpoint: str | Path, dataset: str, root: str | Path, *, split: str = "test", tta: str | None = None,
-    batch_size: int = 128, options: dict[str, Any] | None = None, progress: bool = True, precision: str = "fp32",
+    checkpoint: str | Path, dataset: str | None = None, root: str | Path | None = None, *, split: str | None = None,
+    tta: str | None = None, batch_size: int = 128, options: dict[str, Any] | None = None, progress: bool = True,
+    precision: str = "fp32", allow_overlap: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate ``checkpoint`` (a run's .ckpt or exported weights) on ``dataset``'s ``split``."""
-    probs, labels, classes, skipped = predict_checkpoint(
-        checkpoint, dataset, root, split=split, tta=tta, batch_size=batch_size, options=options,
-        progress=progress, precision=precision)
-    report = classification_report(probs, labels, classes)
-    report.update(checkpoint=str(checkpoint), dataset=dataset, root=str(root), split=split, tta=tta or "none",
-                  precision=precision, skipped=skipped)
+    """Evaluate ``checkpoint`` (a run's .ckpt or exported weights) on ``dataset``'s ``split``.
+
+    What is not given is taken from the data options the weights were trained with (see
+    :func:`gclenet.training.splits.evaluation_split`). A split that shares images with the
+    training set is refused, or with ``allow_overlap`` scored and the overlap reported.
+
+    Raises:
+        ValueError: the split overlaps the training set (and ``allow_overlap`` is off), or
+            no data set is given and none recorded.
+    """
+    prepared, probs, labels = _run(checkpoint, dataset, root, split, options, allow_overlap, tta=tta,
+                                   batch_size=batch_size, progress=progress, precision=precision)
+    where, data = prepared.where, prepared.data
+    report = classification_report(probs, labels, list(prepared.info.classes))
+    report.update(checkpoint=str(checkpoint), dataset=where.dataset, root=where.root, split=where.split,
+                  options=where.options, tta=tta or "none",
+                  precision=precision, skipped=data.skipped, overlap=prepared.overlap)
     return report
 
 
-def decode_grayscale(dataset: str, info: dict[str, Any]) -> bool:
+def decode_grayscale(dataset: str, info: WeightsInfo) -> bool:
     """Decode as the model was trained, as ``Recognizer`` does: a model of grayscale
     FER2013 sees RAF-DB's colour faces in gray."""
-    return get_dataset_spec(dataset).grayscale or bool(info.get("grayscale", False))
+    return get_dataset_spec(dataset).grayscale or info.grayscale
+
+
+@dataclass
+class _Prepared:
+    info: WeightsInfo
+    where: EvaluationSplit
+    data: FERDataset
+    overlap: dict[str, Any]
+
+
+def _run(checkpoint: str | Path, dataset: str | None, root: str | Path | None, split: str | None,
+         options: dict[str, Any] | None, allow_overlap: bool, **predict: Any) -> tuple[_Prepared, Tensor, Tensor]:
+    model, info = load(checkpoint, reparameterize=True)
+    where = evaluation_split(info, dataset, root, split, options)
+    samples = read_split(where.dataset, where.root, where.split, info.classes, **where.options)
+    overlap = training_overlap(info, samples)
+    check_overlap(overlap, where, checkpoint, allow=allow_overlap)  # before decoding a single image
+    data = FERDataset(samples, info.classes, info.transforms(), grayscale=decode_grayscale(where.dataset, info),
+                      cache=True)
+    model = model.to(memory_format=torch.channels_last)
+    return _Prepared(info, where, data, overlap), *predict_dataset(model, data, **predict)
 
 
 def predict_checkpoint(
-    checkpoint: str | Path, dataset: str, root: str | Path, *, split: str = "test", tta: str | None = None,
-    batch_size: int = 128, options: dict[str, Any] | None = None, progress: bool = True, precision: str = "fp32",
+    checkpoint: str | Path, dataset: str | None = None, root: str | Path | None = None, *, split: str | None = None,
+    tta: str | None = None, batch_size: int = 128, options: dict[str, Any] | None = None, progress: bool = True,
+    precision: str = "fp32", allow_overlap: bool = False,
 ) -> tuple[Tensor, Tensor, list[str], list[str]]:
     """Probabilities and labels of every image of ``dataset``'s ``split`` under the deploy
-    form of ``checkpoint``; also its class list and the unreadable files skipped."""
-    model, info = build_model_from_checkpoint(checkpoint)
-    model = reparameterize_model(model, inplace=True).to(memory_format=torch.channels_last)
-    classes = info["classes"]
-    samples = read_split(dataset, root, split, classes, **(options or {}))
-    transform = build_transform(info["input_size"], mean=tuple(info["mean"]), std=tuple(info["std"]))
-    data = FERDataset(samples, classes, transform, grayscale=decode_grayscale(dataset, info), cache=True)
-    probs, labels = predict_dataset(model, data, batch_size=batch_size, tta=tta, progress=progress,
-                                    precision=precision)
-    return probs, labels, classes, data.skipped
+    form of ``checkpoint``; also its class list and the unreadable files skipped. Data set,
+    split and options as in :func:`evaluate_checkpoint`."""
+    prepared, probs, labels = _run(checkpoint, dataset, root, split, options, allow_overlap, tta=tta,
+                                   batch_size=batch_size, progress=progress, precision=precision)
+    return probs, labels, list(prepared.info.classes), prepared.data.skipped

@@ -6,7 +6,9 @@ and the data module owns the files.
 
 from __future__ import annotations
 
+import datetime
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
@@ -17,8 +19,8 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
 from gclenet.models import create_model
-from gclenet.training.config import config_from_dict
-from gclenet.training.weights import load_init_weights
+from gclenet.models.weights import load_init_weights
+from gclenet.training.config import TrainConfig
 
 __all__ = ["FERClassifier", "MeanClassAccuracy", "lr_factor"]
 
@@ -54,16 +56,23 @@ def lr_factor(step: int, *, total_steps: int, steps_per_epoch: int, schedule: st
 
 
 class FERClassifier(L.LightningModule):
-    """Cross-entropy training of ``config.model`` on ``classes``."""
+    """Cross-entropy training of ``config.model`` on ``classes``.
 
-    def __init__(self, config: dict[str, Any], classes: list[str], *, initial_weights: bool = True) -> None:
+    Its checkpoints hold, as hyper-parameters, the config as plain values and the class
+    list (as since gclenet 0.1) and the weights' record (``weights_info``, see
+    :class:`gclenet.models.weights.WeightsInfo`), which ``load`` and ``evaluate`` read.
+    """
+
+    def __init__(self, config: TrainConfig, classes: Sequence[str], *, initial_weights: bool = True) -> None:
         """``initial_weights=False`` (a resumed run, whose checkpoint overwrites every weight)
         skips ``backbone_weights`` and ``init_checkpoint``: a moved file or no network must not
         stop a resume."""
         super().__init__()
-        self.save_hyperparameters(ignore=["initial_weights"])
-        self.cfg = config_from_dict(config)
+        self.cfg = config
         self.classes = list(classes)
+        self.weights_info = config.weights_info(self.classes)
+        self.save_hyperparameters({"config": config.to_dict(), "classes": self.classes,
+                                   "weights_info": self.weights_info.to_dict()})
         optim = self.cfg.optim
         if optim.schedule not in ("step", "cosine", "constant"):  # now, not after the data set is cached
             raise ValueError(f"optim.schedule must be 'step', 'cosine' or 'constant', got {optim.schedule!r}")
@@ -88,6 +97,11 @@ class FERClassifier(L.LightningModule):
             },
             prefix="val_",
         )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The record says when these weights were trained: the day of the checkpoint.
+        record = {**checkpoint["hyper_parameters"]["weights_info"], "date": datetime.date.today().isoformat()}
+        checkpoint["hyper_parameters"] = {**checkpoint["hyper_parameters"], "weights_info": record}
 
     def forward(self, x: Tensor) -> Tensor:
         if self.cfg.model.channels_last:

@@ -8,25 +8,16 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from gclenet.plotting import pyplot, save_figure
 
-from gclenet.fileio import atomic_write_bytes  # noqa: E402
+plt = pyplot()  # files only; never needs a display
 
 __all__ = ["plot_complexity", "plot_confusion_matrix", "plot_run_comparison", "plot_training_curves",
            "read_epoch_metrics", "chain_epoch_metrics", "summarize_run"]
 
 MetricsFiles = str | Path | list[str | Path]
-
-
-def _save(fig: plt.Figure, path: str | Path) -> Path:
-    path = Path(path)
-    atomic_write_bytes(path, lambda handle: fig.savefig(handle, format="png", dpi=120, bbox_inches="tight"))
-    plt.close(fig)
-    return path
 
 
 def plot_confusion_matrix(matrix: list[list[float]], classes: list[str], path: str | Path, *, title: str = "",
@@ -47,7 +38,7 @@ def plot_confusion_matrix(matrix: list[list[float]], classes: list[str], path: s
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if value > 0.6 * (1 if normalized else peak) else "black")
     ax.set_title(title or ("confusion matrix (row-normalised)" if normalized else "confusion matrix (counts)"))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def read_epoch_metrics(metrics_csv: str | Path) -> dict[int, dict[str, float]]:
@@ -127,7 +118,7 @@ def _save_epoch_axes(fig: plt.Figure, acc_ax: plt.Axes, loss_ax: plt.Axes, path:
         ax.legend()
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_training_curves(metrics_csv: MetricsFiles, path: str | Path, *, title: str = "") -> Path:
@@ -197,4 +188,4 @@ def plot_complexity(rows: list[dict], paper: dict[str, dict], path: str | Path, 
         ax.set_xticks(list(xs), names, rotation=15)
         ax.set(ylabel=label, title=label + " (axis does not start at 0)")
         ax.legend(fontsize=8, loc="upper left")
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -9,12 +9,10 @@ import torch
 from tqdm import tqdm
 
 from gclenet.data.corruptions import CORRUPTION_FAMILIES, EYES, MOUTH, Corruption, corruption_grid
-from gclenet.data.dataset import FERDataset
-from gclenet.data.registry import read_split
-from gclenet.data.transforms import build_transform
-from gclenet.models import reparameterize_model
+from gclenet.data import FERDataset, read_split
+from gclenet.models.weights import load
 from gclenet.training.evaluate import decode_grayscale
-from gclenet.training.weights import build_model_from_checkpoint
+from gclenet.training.splits import EvaluationSplit, check_overlap, training_overlap
 
 __all__ = ["evaluate_robustness", "plot_robustness", "robustness_markdown"]
 
@@ -36,8 +34,13 @@ def _accuracy(model: torch.nn.Module, images: list[torch.Tensor], labels: torch.
 def evaluate_robustness(checkpoints: list[str | Path], dataset: str, root: str | Path, *, split: str = "test",
                         families: list[str] | None = None, seed: int = 0, batch_size: int = 128,
                         options: dict[str, Any] | None = None, names: list[str] | None = None,
-                        progress: bool = True) -> dict[str, Any]:
-    """Clean and corrupted accuracy of each checkpoint on the same corrupted images."""
+                        progress: bool = True, allow_overlap: bool = False) -> dict[str, Any]:
+    """Clean and corrupted accuracy of each checkpoint on the same corrupted images.
+
+    Raises:
+        ValueError: the split shares images with a checkpoint's training set (unless
+            ``allow_overlap``: then each model's row names the overlap).
+    """
     grid = corruption_grid(families)
     report: dict[str, Any] = {
         "dataset": dataset, "root": str(root), "split": split, "seed": seed,
@@ -52,19 +55,23 @@ def evaluate_robustness(checkpoints: list[str | Path], dataset: str, root: str |
         names = [f"{n}#{i}" for i, n in enumerate(names)]
     first_classes = None
     for name, checkpoint in zip(names, checkpoints):
-        model, info = build_model_from_checkpoint(checkpoint)
-        model = reparameterize_model(model, inplace=True).to(memory_format=torch.channels_last)
+        model, info = load(checkpoint, reparameterize=True)
+        model = model.to(memory_format=torch.channels_last)
         # Corruption seeds go by image index: the models must read the very same images.
-        first_classes = first_classes or info["classes"]
-        if info["classes"] != first_classes:
-            raise ValueError(f"{checkpoint}: classes {info['classes']} differ from {first_classes}; robustness "
+        classes = list(info.classes)
+        first_classes = first_classes or classes
+        if classes != first_classes:
+            raise ValueError(f"{checkpoint}: classes {classes} differ from {first_classes}; robustness "
                              "compares models on the same images, so give checkpoints of one class list")
-        samples = read_split(dataset, root, split, info["classes"], **(options or {}))
-        data = FERDataset(samples, info["classes"], grayscale=decode_grayscale(dataset, info), cache=True)
+        samples = read_split(dataset, root, split, classes, **(options or {}))
+        overlap = training_overlap(info, samples)
+        check_overlap(overlap, EvaluationSplit(dataset, str(root), split, dict(options or {})), checkpoint,
+                      allow=allow_overlap)
+        data = FERDataset(samples, classes, grayscale=decode_grayscale(dataset, info), cache=True)
         images = [data.load(i) for i in range(len(data))]
         labels = torch.tensor(data.targets)
-        transform = build_transform(info["input_size"], mean=tuple(info["mean"]), std=tuple(info["std"]))
-        row = {"checkpoint": str(checkpoint), "samples": len(images),
+        transform = info.transforms()
+        row = {"checkpoint": str(checkpoint), "samples": len(images), "overlap": overlap,
                "clean": _accuracy(model, images, labels, transform, None, seed, batch_size), "corrupted": {}}
         for corruption in tqdm(grid, desc=f"robustness {name}", disable=not progress, unit="corruption"):
             row["corrupted"][corruption.name] = _accuracy(model, images, labels, transform, corruption, seed, batch_size)
@@ -88,7 +95,9 @@ def robustness_markdown(report: dict[str, Any]) -> str:
 
 def plot_robustness(report: dict[str, Any], path: str | Path) -> Path:
     """Accuracy versus severity, one panel per corruption family, one line per model."""
-    from gclenet.training.plots import _save, plt
+    from gclenet.plotting import pyplot, save_figure
+
+    plt = pyplot()
 
     families: dict[str, list[tuple[float, str]]] = {}
     first = next(iter(report["models"].values()))
@@ -116,4 +125,4 @@ def plot_robustness(report: dict[str, Any], path: str | Path) -> Path:
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(f"{report['dataset']} {report['split']}: accuracy under corruption (seed {report['seed']})")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -10,12 +10,12 @@ import yaml
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from gclenet.data.datamodule import FERDataModule
 from gclenet.hardware import resolve_precision
 from gclenet.fileio import atomic_write_bytes
 from gclenet.training.callbacks import EpochTimer, EpochWeightAveraging, TrimLogsToCheckpoint
 from gclenet.training.checkpoint_io import AtomicCheckpointIO
 from gclenet.training.config import TrainConfig
+from gclenet.training.datamodule import FERDataModule
 from gclenet.training.loggers import ResumableCSVLogger
 from gclenet.training.module import FERClassifier
 
@@ -39,8 +39,8 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
     if not resume and last.is_file():
         raise FileExistsError(f"{run_dir} already has checkpoints; pass --resume to continue it or pick another run_name")
     L.seed_everything(config.seed, workers=True, verbose=False)
-    datamodule = FERDataModule(config.data, seed=config.seed)
-    module = FERClassifier(config.to_dict(), datamodule.classes, initial_weights=not resume)
+    module = FERClassifier(config, config.data.task_classes(), initial_weights=not resume)
+    datamodule = FERDataModule(config.data, seed=config.seed, transform=module.weights_info.transforms())
     resolved = yaml.safe_dump(config.to_dict(), sort_keys=False)
     atomic_write_bytes(run_dir / "config.yaml", lambda f: f.write(resolved.encode()))
 

@@ -28,7 +28,7 @@ def test_predict_folder_json_csv_and_annotated_images(random_weights, tmp_path, 
     records = json.loads(capsys.readouterr().out)
     assert [r["file"].split("/")[-1] for r in records] == ["face_0.png", "face_1.png", "face_2.png"]
     face = records[0]["faces"][0]
-    assert face["box"] == [0.0, 0.0, 40.0, 40.0] and set(face) == {"box", "score", "label", "probs"}
+    assert face["box"] == [0.0, 0.0, 40.0, 40.0] and set(face) == {"box", "score", "label", "probs", "landmarks"}
     assert face["label"] == max(face["probs"], key=face["probs"].get)
     rows = list(csv.DictReader(open(tmp_path / "faces.csv")))
     assert len(rows) == 3 and rows[0]["label"] == face["label"]
@@ -144,7 +144,7 @@ def test_export_cli_formats(random_weights, tmp_path):
 
 
 def test_export_metadata_is_kept_as_typed(random_weights, tmp_path):
-    from gclenet.models._pretrained import read_weights_info
+    from gclenet.models.weights import read_weights_info
 
     out = tmp_path / "w.safetensors"
     assert main(["export", "--weights", str(random_weights), "--format", "safetensors", "--out", str(out),
@@ -173,3 +173,19 @@ def test_shipped_weights_label_the_astronaut_happy(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--json"]) == 0
     faces = json.loads(capsys.readouterr().out)[0]["faces"]
     assert [f["label"] for f in faces] == ["happy"]
+
+
+def test_one_face_record_for_predict_json_the_python_api_and_the_web_api(random_weights, tmp_path, capsys):
+    from dataclasses import fields
+
+    from gclenet.inference.recognizer import FacePrediction, Recognizer
+    from gclenet.inference.web import analyse_upload
+
+    (path,) = write_faces(tmp_path, 1)
+    assert main(["predict", str(path), "--weights", str(random_weights), "--detector", "none", "--json"]) == 0
+    (cli,) = json.loads(capsys.readouterr().out)[0]["faces"]
+    recognizer = Recognizer(random_weights, detector="none")
+    (api,) = [face.to_dict() for face in recognizer.predict(path)]
+    (web,) = analyse_upload(recognizer, str(path))[2]["faces"]  # the web API's JSON output
+    assert set(cli) == set(api) == set(web) == {f.name for f in fields(FacePrediction)}
+    assert cli == api == web

@@ -6,7 +6,7 @@ import torch
 
 from gclenet.data.classes import BASIC_CLASSES, CANONICAL_CLASSES
 from gclenet.data.dataset import FERDataset
-from gclenet.data.ferplus import process_votes
+from gclenet.data.datasets.ferplus import process_votes
 from gclenet.data.folders import DatasetLayoutError
 from gclenet.data.registry import read_split
 from tests.data.layouts import ferplus_csv_pair, ferplus_folders

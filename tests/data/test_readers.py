@@ -142,7 +142,7 @@ def test_wrong_layouts_say_what_was_expected(tmp_path):
     (tmp_path / "train").mkdir()
     with pytest.raises(DatasetLayoutError, match="no class folders"):
         read_split("fer2013", tmp_path, "train")
-    with pytest.raises(KeyError, match="valid: fer2013"):
+    with pytest.raises(KeyError, match="valid: .*fer2013"):  # the registered names, sorted
         read_split("imagenet", tmp_path, "train")
     with pytest.raises(ValueError, match="does not take option"):
         read_split("fer2013", tmp_path, "train", fold=1)

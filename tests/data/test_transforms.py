@@ -2,8 +2,10 @@
 
 import torch
 
-from gclenet.data.transforms import AugmentConfig, BatchAugment, build_transform
+from gclenet.data.transforms import AugmentConfig, BatchAugment
+from gclenet.models import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
 
+IMAGENET = dict(mean=IMAGENET_MEAN, std=IMAGENET_STD)
 OFF = dict(crop_scale=(1.0, 1.0), translate=0.0, hflip=False, rotation=0.0, brightness=0.0, contrast=0.0, erasing=0.0)
 
 
@@ -15,12 +17,12 @@ def square_images(n: int = 16, size: int = 48) -> torch.Tensor:
 
 def test_switched_off_it_is_the_evaluation_transform():
     images = torch.randint(0, 256, (4, 1, 48, 48), dtype=torch.uint8)
-    expected = torch.stack([build_transform(48)(image) for image in images])
-    assert torch.allclose(BatchAugment(AugmentConfig(**OFF))(images), expected, atol=1e-5)
+    expected = torch.stack([EvalTransform(48)(image) for image in images])
+    assert torch.allclose(BatchAugment(AugmentConfig(**OFF), **IMAGENET)(images), expected, atol=1e-5)
 
 
 def test_zoom_out_shrinks_the_face_and_reflects_the_border():
-    out = BatchAugment(AugmentConfig(**{**OFF, "crop_scale": (4.0, 4.0)}))(square_images())
+    out = BatchAugment(AugmentConfig(**{**OFF, "crop_scale": (4.0, 4.0)}), **IMAGENET)(square_images())
     bright = out[:, 0] > 1.0
     # a window twice the image's side: the 24x24 square becomes 12x12 in the middle, and the
     # margins show the image mirrored at its edges (half squares at the sides, quarters at corners)
@@ -31,21 +33,21 @@ def test_zoom_out_shrinks_the_face_and_reflects_the_border():
 def test_flip_is_drawn_per_image():
     images = torch.zeros(64, 1, 8, 8, dtype=torch.uint8)
     images[..., :4] = 255  # bright left half
-    out = BatchAugment(AugmentConfig(**{**OFF, "hflip": True}))(images)
+    out = BatchAugment(AugmentConfig(**{**OFF, "hflip": True}), **IMAGENET)(images)
     left_bright = out[:, 0, :, :4].mean(dim=(1, 2)) > out[:, 0, :, 4:].mean(dim=(1, 2))
     assert 10 < left_bright.sum() < 54
 
 
 def test_erasing_zeroes_one_rectangle_when_drawn():
     images = torch.full((32, 3, 32, 32), 200, dtype=torch.uint8)
-    out = BatchAugment(AugmentConfig(**{**OFF, "erasing": 1.0}))(images)
+    out = BatchAugment(AugmentConfig(**{**OFF, "erasing": 1.0}), **IMAGENET)(images)
     erased = (out == 0).all(dim=1).sum(dim=(1, 2))
     assert torch.all(erased >= 0.02 * 32 * 32 * 0.5) and torch.all(erased <= 0.2 * 32 * 32 * 1.5)
 
 
 def test_same_seed_same_batch():
     images = torch.randint(0, 256, (8, 1, 48, 48), dtype=torch.uint8)
-    augment = BatchAugment(AugmentConfig(crop_scale=(0.6, 1.6), translate=0.1, rotation=15))
+    augment = BatchAugment(AugmentConfig(crop_scale=(0.6, 1.6), translate=0.1, rotation=15), **IMAGENET)
     torch.manual_seed(5)
     first = augment(images)
     torch.manual_seed(5)

@@ -7,7 +7,7 @@ from gclenet.data.image_io import ImageLoadError
 from gclenet.inference.detection import Face, WholeImageDetector, crop_face
 from gclenet.inference.recognizer import Recognizer
 from gclenet.models import create_model
-from gclenet.training.weights import build_model_from_checkpoint
+from gclenet.models import load
 
 
 def face_image(size=64, seed=0):
@@ -22,7 +22,7 @@ def test_recognizer_matches_the_model_it_loaded(random_weights):
     assert sum(face.probs.values()) == pytest.approx(1.0, abs=1e-5)
     assert face.label == max(face.probs, key=face.probs.get)
     # Same numbers as the training-form model on the same preprocessing.
-    model, info = build_model_from_checkpoint(random_weights)
+    model, info = load(random_weights)
     gray = np.asarray(Image.fromarray(image).convert("L").resize((48, 48), Image.BILINEAR)) / 255.0
     x = torch.tensor(gray, dtype=torch.float32)[None, None].expand(1, 3, 48, 48)
     x = (x - torch.tensor(info["mean"]).view(1, 3, 1, 1)) / torch.tensor(info["std"]).view(1, 3, 1, 1)

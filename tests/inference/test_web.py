@@ -38,6 +38,7 @@ def test_api_good_corrupt_oversized_then_good_again(server, tmp_path):
     annotated, probs, details, status = client.predict(handle_file(str(face)), api_name="/predict")
     assert details["faces"] and status.startswith("1 face(s)")
     assert probs["label"] == details["faces"][0]["label"]
+    assert set(details["faces"][0]) == {"box", "score", "label", "probs", "landmarks"}  # the one face record
 
     corrupt = tmp_path / "corrupt.jpg"
     corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")

@@ -64,10 +64,10 @@ def test_trained_weights_of_another_variant_are_refused(random_weights):
 
 
 def test_unknown_weights_tag_and_missing_shipped_file_are_explained(monkeypatch, tmp_path):
-    from gclenet.models import _pretrained
+    from gclenet.models import weights
 
     with pytest.raises(FileNotFoundError, match="rafdb"):
         create_model("gclenet", weights="rafdb")  # neither a tag nor a file
-    monkeypatch.setattr(_pretrained, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="shipped weights missing"):
-        _pretrained.shipped_weights_path("fer2013")
+        weights.shipped_weights_path("fer2013")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gclenet.models import create_model
-from gclenet.training.weights import load_init_weights, read_checkpoint
+from gclenet.models.weights import load_init_weights, read_checkpoint
 
 
 class Exploit:

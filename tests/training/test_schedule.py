@@ -31,4 +31,4 @@ def test_a_schedule_that_cannot_work_is_refused_before_training():
                                (["optim.schedule=linear"], "optim.schedule must be")):
         config = load_config(None, ["model.name=resnet34", *overrides])
         with pytest.raises(ValueError, match=message):
-            FERClassifier(config.to_dict(), ["a", "b"])
+            FERClassifier(config, ["a", "b"])

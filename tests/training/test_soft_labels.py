@@ -23,7 +23,7 @@ def classifier(label_mode: str) -> FERClassifier:
     config = TrainConfig()
     config.model.overrides = {"lfa": False, "mgc": False}
     config.data.label_mode = label_mode
-    return FERClassifier(config.to_dict(), list(CANONICAL_CLASSES))
+    return FERClassifier(config, list(CANONICAL_CLASSES))
 
 
 def test_soft_cross_entropy_is_the_expected_log_likelihood():
@@ -75,6 +75,6 @@ def test_a_reader_without_votes_refuses_soft_labels(tmp_path):
     class_folders(tmp_path / "data" / "test", {"happy": 1, "sad": 1})
     config = TrainConfig()
     config.data.dataset, config.data.root, config.data.label_mode = "folder", str(tmp_path / "data"), "crossentropy"
-    from gclenet.data.datamodule import FERDataModule
+    from gclenet.training.datamodule import FERDataModule
     with pytest.raises(ValueError, match="does not take option"):
         FERDataModule(config.data).setup("fit")

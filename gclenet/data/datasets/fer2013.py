@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from gclenet.data.classes import BASIC_CLASSES, index_of
-from gclenet.data.dataset import Sample
+from gclenet.data.registry import Sample, register_dataset
 from gclenet.data.folders import DatasetLayoutError, find_split_dir, read_class_folders
 
 __all__ = ["read_fer2013"]
@@ -34,6 +34,7 @@ def _find_csv(root: Path) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
+@register_dataset("fer2013", classes=BASIC_CLASSES, grayscale=True, layout=LAYOUT, splits=("train", "val", "test"))
 def read_fer2013(root: str | Path, split: str, classes: Sequence[str] = BASIC_CLASSES) -> list[Sample]:
     """Samples of FER2013 ``split`` (``train``, ``val`` or ``test``) under ``root``."""
     root = Path(root)
@@ -67,5 +68,5 @@ def read_fer2013(root: str | Path, split: str, classes: Sequence[str] = BASIC_CL
             pixels = pixels.astype(np.uint8)
             if pixels.size != 48 * 48:
                 raise DatasetLayoutError(f"{csv_path}:{row_number}: {pixels.size} pixels, expected 2304 (48x48)")
-            samples.append(Sample(pixels.reshape(48, 48), wanted[name]))
+            samples.append(Sample(pixels.reshape(48, 48), wanted[name], origin=f"{csv_path}:{row_number}"))
     return samples

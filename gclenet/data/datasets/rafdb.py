@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gclenet.data.classes import BASIC_CLASSES, index_of
-from gclenet.data.dataset import Sample
+from gclenet.data.registry import Sample, register_dataset
 from gclenet.data.folders import DatasetLayoutError, find_split_dir, read_class_folders
 
 __all__ = ["read_rafdb", "RAFDB_LABELS"]
@@ -22,6 +22,7 @@ RAFDB_LABELS = {1: "surprise", 2: "fear", 3: "disgust", 4: "happy", 5: "sad", 6:
 LAYOUT = "EmoLabel/list_patition_label.txt + Image/aligned/, or [DATASET/]{train,test}/{1..7}/"
 
 
+@register_dataset("rafdb", classes=BASIC_CLASSES, grayscale=False, layout=LAYOUT)
 def read_rafdb(root: str | Path, split: str, classes: Sequence[str] = BASIC_CLASSES) -> list[Sample]:
     root = Path(root)
     if split not in ("train", "test"):

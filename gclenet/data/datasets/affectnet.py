@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gclenet.data.classes import BASIC_CLASSES, canonical_name, index_of
-from gclenet.data.dataset import Sample
+from gclenet.data.registry import Sample, register_dataset
 from gclenet.data.folders import DatasetLayoutError, find_split_dir, read_class_folders
 
 __all__ = ["read_affectnet", "AFFECTNET_LABELS"]
@@ -27,6 +27,7 @@ LAYOUT = "{train,val}/<class or code 0-7>/ or training.csv/validation.csv + Manu
 _CSV = {"train": "training.csv", "val": "validation.csv", "test": "validation.csv"}
 
 
+@register_dataset("affectnet", classes=BASIC_CLASSES, grayscale=False, layout=LAYOUT, splits=("train", "val"))
 def read_affectnet(root: str | Path, split: str, classes: Sequence[str] = BASIC_CLASSES) -> list[Sample]:
     root = Path(root)
     if split not in _CSV:

@@ -6,15 +6,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gclenet.models import _pretrained, create_model
-from gclenet.training.weights import build_model_from_checkpoint, load_init_weights
+from gclenet.models import create_model, load, weights
+from gclenet.models.weights import load_init_weights
 
 
 @pytest.fixture
 def shipped(random_weights, tmp_path, monkeypatch):
     """Stands in for gclenet/weights with the random weights under the shipped name."""
-    shutil.copy(random_weights, tmp_path / _pretrained.SHIPPED_WEIGHTS["fer2013"])
-    monkeypatch.setattr(_pretrained, "WEIGHTS_DIR", tmp_path)
+    shutil.copy(random_weights, tmp_path / weights.SHIPPED_WEIGHTS["fer2013"])
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
     return load_file(str(random_weights))
 
 
@@ -30,7 +30,7 @@ def test_init_from_the_shipped_tag_replaces_only_a_head_of_another_size(shipped,
 
 @pytest.mark.parametrize("tag", ["fer2013", "default"])
 def test_every_weights_reader_takes_the_shipped_tags(shipped, tag):
-    model, info = build_model_from_checkpoint(tag)  # what export and the benchmarks read through
+    model, info = load(tag)  # what export and the benchmarks read through
     assert info["classes"][3] == "happy"
     assert torch.equal(model.layer4[0].conv1.weight, shipped["layer4.0.conv1.weight"].float())
 
@@ -58,3 +58,32 @@ def test_fine_tuning_keeps_reorders_or_replaces_the_head_by_class_names(random_w
         load_init_weights(fresh, random_weights, other)
     assert torch.equal(fresh.fc.weight, head_before)
     assert torch.equal(fresh.layer4[0].conv1.weight, trained["layer4.0.conv1.weight"].float())
+
+
+def test_the_shipped_file_reads_into_the_record_with_its_older_key_names():
+    from gclenet.models.weights import WeightsInfo, read_weights_info, shipped_weights_path
+
+    try:
+        info = read_weights_info(shipped_weights_path())
+    except FileNotFoundError:
+        pytest.skip("no shipped weights in this checkout")
+    assert (info.model_name, info.input_size, info.grayscale, info.num_classes) == ("gclenet", 48, True, 7)
+    assert info.model_overrides == {"drop_rate": 0.3}
+    # written before the record had these names: training_data, val_accuracy, trained
+    assert info.data.startswith("FER2013 Training") and info.accuracy.startswith("64.36 %")
+    assert info.date == "2026-11-24" and info["trained"] == "2026-11-24" and info["variant"] == "gclenet"
+    assert WeightsInfo.from_json(info.to_json()) == info
+
+
+def test_the_record_carries_what_new_weights_add_and_round_trips():
+    from gclenet.models.weights import WeightsInfo
+
+    info = WeightsInfo(model_name="gclenet", classes=["neutral", "happy"], input_size=96, grayscale=True,
+                       data={"dataset": "ferplus", "train_split": "train"}, label_mode="crossentropy",
+                       recipe={"optim": {"lr": 0.05}}, accuracy={"ferplus test": 0.86}, date="2026-12-01")
+    assert info.classes == ("neutral", "happy") and info.transforms().input_size == 96
+    again = WeightsInfo.from_json(info.to_json())
+    assert again == info and again.accuracy == {"ferplus test": 0.86} and again.label_mode == "crossentropy"
+    assert info.with_metadata(accuracy={"x": 1.0}, note="kept").to_dict()["note"] == "kept"
+    with pytest.raises(ValueError, match="input_size"):
+        WeightsInfo.from_dict({"model_name": "gclenet", "classes": ["a"]})

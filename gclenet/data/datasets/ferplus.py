@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from gclenet.data.classes import CANONICAL_CLASSES, index_of
-from gclenet.data.dataset import Sample
+from gclenet.data.registry import Sample, register_dataset
 from gclenet.data.folders import DatasetLayoutError
 
 __all__ = ["FERPLUS_VOTE_COLUMNS", "LABEL_MODES", "process_votes", "read_ferplus"]
@@ -107,7 +107,8 @@ def _votes(fields: Sequence[str], where: str) -> np.ndarray:
     return votes
 
 
-def _sample(source: Path | np.ndarray, votes: np.ndarray, mode: str, classes: Sequence[str]) -> Sample | None:
+def _sample(source: Path | np.ndarray, votes: np.ndarray, mode: str, classes: Sequence[str],
+            origin: str | None = None) -> Sample | None:
     """A sample of ``classes`` from one row, or ``None`` where the row is excluded or of another class."""
     emotions = process_votes(votes, mode)
     if emotions is None:
@@ -120,7 +121,7 @@ def _sample(source: Path | np.ndarray, votes: np.ndarray, mode: str, classes: Se
     target[indices] = emotions[columns]
     target /= target.sum()
     label = int(indices[list(columns).index(majority)])
-    return Sample(source, label, target=tuple(target.tolist()) if mode != "majority" else None)
+    return Sample(source, label, target=tuple(target.tolist()) if mode != "majority" else None, origin=origin)
 
 
 def _read_label_csv(folder: Path, mode: str, classes: Sequence[str]) -> list[Sample]:
@@ -182,7 +183,8 @@ def _read_csv_pair(root: Path, split: str, mode: str, classes: Sequence[str]) ->
                 pixels = np.array([-1])
             if pixels.size != 48 * 48 or pixels.min() < 0 or pixels.max() > 255:
                 raise DatasetLayoutError(f"{pixels_file}:{line_number}: expected 2304 pixel values 0-255 (48x48)")
-            sample = _sample(pixels.astype(np.uint8).reshape(48, 48), votes, mode, classes)
+            sample = _sample(pixels.astype(np.uint8).reshape(48, 48), votes, mode, classes,
+                             origin=f"{pixels_file}:{line_number}")
             if sample is not None:
                 samples.append(sample)
     if rows != len(vote_rows) - 1:
@@ -192,6 +194,7 @@ def _read_csv_pair(root: Path, split: str, mode: str, classes: Sequence[str]) ->
     return samples
 
 
+@register_dataset("ferplus", classes=CANONICAL_CLASSES, grayscale=True, layout=LAYOUT, splits=("train", "val", "test"))
 def read_ferplus(root: str | Path, split: str, classes: Sequence[str] = CANONICAL_CLASSES, *,
                  label_mode: str = "majority") -> list[Sample]:
     """Samples of FER+ ``split`` (``train``, ``val`` or ``test``) under ``root``, labelled by ``label_mode``.

@@ -2,7 +2,7 @@
 
 import logging
 
-from gclenet.data.datamodule import FERDataModule
+from gclenet.training.datamodule import FERDataModule
 from gclenet.training.config import DataConfig
 from tests.data.layouts import class_folders
 
@@ -25,7 +25,7 @@ def test_a_set_smaller_than_a_batch_still_trains_and_an_empty_class_is_named(tmp
 def test_each_epoch_and_rank_draws_its_own_augmentations(tmp_path):
     import torch
 
-    from gclenet.data.datamodule import EpochSeededSampler
+    from gclenet.training.datamodule import EpochSeededSampler
 
     dataset = list(range(8))
 
@@ -42,7 +42,7 @@ def test_each_epoch_and_rank_draws_its_own_augmentations(tmp_path):
     assert first_draw(4, rank=0)[1] != draw_0
 
     # loader workers: their own seeds from (seed, epoch, rank, worker), whatever the main process holds
-    from gclenet.data.datamodule import _seed_worker
+    from gclenet.training.datamodule import _seed_worker
 
     def worker_draw(rank: int, worker: int, main_seed: int = 0) -> float:
         sampler = EpochSeededSampler(dataset, num_replicas=2, rank=rank, shuffle=True, seed=7)

@@ -1,10 +1,14 @@
-"""The LightningDataModule: builds the splits of a configured data set and their loaders."""
+"""The LightningDataModule: the configured data set's training and validation sets and their loaders.
+
+Which images a run trains and validates on is decided by :func:`select_samples`, which
+``evaluate`` also asks, to refuse scoring a model on images it trained on.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 
 import lightning as L
@@ -13,20 +17,50 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, DistributedSampler
 
-from gclenet.data.classes import BASIC_CLASSES, class_list
-from gclenet.data.dataset import FERDataset
-from gclenet.data.registry import get_dataset_spec, read_split
-from gclenet.data.transforms import BatchAugment, build_train_transform, build_transform
+from gclenet.data import FERDataset, Sample, get_dataset_spec, read_split
+from gclenet.data.transforms import BatchAugment, build_train_transform
+from gclenet.models import EvalTransform
 from gclenet.training.config import DataConfig
 
-__all__ = ["EpochSeededSampler", "FERDataModule"]
+__all__ = ["EpochSeededSampler", "FERDataModule", "select_samples", "LABEL_TARGETS"]
 
 log = logging.getLogger(__name__)
 
-# data.label_mode -> what the training set yields (FER+'s label modes; see gclenet.data.ferplus).
+# data.label_mode -> what the training set yields (FER+'s label modes; see gclenet.data.datasets.ferplus).
 # Validation is always scored on the majority label, the literature's protocol.
 LABEL_TARGETS = {"majority": "index", "probability": "sampled", "crossentropy": "distribution",
                  "multi_target": "distribution"}
+
+
+def _read(config: DataConfig, split: str, classes: Sequence[str], *, train: bool, seed: int) -> list[Sample]:
+    samples = read_split(config.dataset, config.root, split, classes, **config.reader_options(train=train))
+    if train and config.max_train_images and len(samples) > config.max_train_images:
+        order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(seed))
+        samples = [samples[i] for i in order[: config.max_train_images].tolist()]
+    return samples
+
+
+def _holdout(samples: list[Sample], fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
+    """(training, held-out) parts of the training split: a seeded ``fraction`` of its subjects
+    where the reader knows them (no person on both sides), else of its images."""
+    keys = sorted({s.subject for s in samples}) if all(s.subject for s in samples) else None
+    count = len(keys) if keys is not None else len(samples)
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed)).tolist()
+    chosen = set(order[: max(1, round(fraction * count))])
+    if keys is not None:
+        held = {keys[i] for i in chosen}
+        return [s for s in samples if s.subject not in held], [s for s in samples if s.subject in held]
+    return ([s for i, s in enumerate(samples) if i not in chosen], [s for i, s in enumerate(samples) if i in chosen])
+
+
+def select_samples(config: DataConfig, classes: Sequence[str], *, seed: int, train: bool) -> list[Sample]:
+    """The images a run with ``config`` and ``seed`` trains on (``train``) or validates on."""
+    if config.holdout_fraction:
+        if not 0 < config.holdout_fraction < 1:
+            raise ValueError(f"data.holdout_fraction must be between 0 and 1, got {config.holdout_fraction}")
+        samples = _read(config, config.train_split, classes, train=True, seed=seed)
+        return _holdout(samples, config.holdout_fraction, seed)[0 if train else 1]
+    return _read(config, config.train_split if train else config.val_split, classes, train=train, seed=seed)
 
 
 def _seed_generators(*key: int) -> None:
@@ -69,66 +103,25 @@ class FERDataModule(L.LightningDataModule):
     batches as an uninterrupted one and DDP ranks split each epoch without overlap.
     """
 
-    def __init__(self, config: DataConfig, seed: int = 0) -> None:
+    def __init__(self, config: DataConfig, seed: int = 0, *, transform: EvalTransform | None = None) -> None:
+        """``transform``: the evaluation transform of the model being trained (its record's);
+        by default the input size of ``config`` with ImageNet normalisation."""
         super().__init__()
         self.cfg = config
         self.seed = seed
-        if config.dataset == "mix":  # colour and the 7 basic classes unless told otherwise
-            self.grayscale, default_classes = False, BASIC_CLASSES
-        else:
-            spec = get_dataset_spec(config.dataset)
-            self.grayscale, default_classes = spec.grayscale, spec.classes
-        self.classes = list(class_list(config.classes) if config.classes else default_classes)
+        self.grayscale = get_dataset_spec(config.dataset).grayscale
+        self.classes = config.task_classes()
         if config.label_mode not in LABEL_TARGETS:
             raise ValueError(f"data.label_mode {config.label_mode!r}; valid: {', '.join(LABEL_TARGETS)}")
-        self.augment = BatchAugment(config.augment)
+        self.transform = transform or EvalTransform(config.input_size, grayscale=self.grayscale)
+        self.augment = BatchAugment(config.augment, mean=self.transform.mean, std=self.transform.std)
         self.train_set: FERDataset | None = None
         self.val_set: FERDataset | None = None
         self._resumed_epoch = 0
 
-    def _samples(self, split: str, train: bool) -> list:
-        cfg = self.cfg
-        if cfg.dataset == "mix":
-            if not cfg.parts:
-                raise ValueError("dataset 'mix' needs data.parts: [{dataset: ..., root: ...}, ...]")
-            samples = []
-            for part in cfg.parts:
-                unknown = set(part) - {"dataset", "root", "options", "train_split", "val_split"}
-                if unknown or not {"dataset", "root"} <= set(part):
-                    raise ValueError(f"data.parts entry {part}: needs dataset and root (and optional options, "
-                                     "train_split, val_split)")
-                part_split = part.get("train_split" if train else "val_split", split)
-                samples += read_split(part["dataset"], part["root"], part_split, self.classes, **part.get("options", {}))
-        else:
-            options = dict(cfg.options)
-            if train and cfg.label_mode != "majority":
-                options["label_mode"] = cfg.label_mode
-            samples = read_split(cfg.dataset, cfg.root, split, self.classes, **options)
-        if train and cfg.max_train_images and len(samples) > cfg.max_train_images:
-            order = torch.randperm(len(samples), generator=torch.Generator().manual_seed(self.seed))
-            samples = [samples[i] for i in order[: cfg.max_train_images].tolist()]
-        return samples
-
-    def _holdout(self, samples: list) -> tuple[list, list]:
-        """(training, held-out) parts of the training split: a seeded ``holdout_fraction`` of
-        its subjects where the reader knows them (no person on both sides), else of its images."""
-        keys = sorted({s.subject for s in samples}) if all(s.subject for s in samples) else None
-        count = len(keys) if keys is not None else len(samples)
-        order = torch.randperm(count, generator=torch.Generator().manual_seed(self.seed)).tolist()
-        chosen = set(order[: max(1, round(self.cfg.holdout_fraction * count))])
-        if keys is not None:
-            held = {keys[i] for i in chosen}
-            return [s for s in samples if s.subject not in held], [s for s in samples if s.subject in held]
-        return ([s for i, s in enumerate(samples) if i not in chosen], [s for i, s in enumerate(samples) if i in chosen])
-
-    def _dataset(self, split: str, train: bool) -> FERDataset:
-        if self.cfg.holdout_fraction:
-            if not 0 < self.cfg.holdout_fraction < 1:
-                raise ValueError(f"data.holdout_fraction must be between 0 and 1, got {self.cfg.holdout_fraction}")
-            samples = self._holdout(self._samples(self.cfg.train_split, True))[0 if train else 1]
-        else:
-            samples = self._samples(split, train)
-        transform = build_train_transform(self.cfg.input_size) if train else build_transform(self.cfg.input_size)
+    def _dataset(self, train: bool) -> FERDataset:
+        samples = select_samples(self.cfg, self.classes, seed=self.seed, train=train)
+        transform = build_train_transform(self.cfg.input_size) if train else self.transform
         dataset = FERDataset(samples, self.classes, transform, grayscale=self.grayscale, cache=self.cfg.cache,
                              target_kind=LABEL_TARGETS[self.cfg.label_mode] if train else "index")
         for line in dataset.skipped:
@@ -137,14 +130,14 @@ class FERDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit") and self.train_set is None:
-            self.train_set = self._dataset(self.cfg.train_split, train=True)
+            self.train_set = self._dataset(train=True)
             missing = [name for name, n in self.train_set.class_counts().items() if n == 0]
             if missing:
-                log.warning("no training images of class(es) %s in %s: those outputs will not be learned; "
-                            "check the class folder names, data.classes or the options' class_map",
-                            ", ".join(missing), self.cfg.root if self.cfg.dataset != "mix" else "the mix")
+                log.warning("no training images of class(es) %s in %s's %s split: those outputs will not be "
+                            "learned; check the class folder names, data.classes or the options' class_map",
+                            ", ".join(missing), self.cfg.dataset, self.cfg.train_split)
         if stage in (None, "fit", "validate") and self.val_set is None:
-            self.val_set = self._dataset(self.cfg.val_split, train=False)
+            self.val_set = self._dataset(train=False)
 
     def on_after_batch_transfer(self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int) -> tuple:
         """Training batches arrive as resized uint8 (evaluation ones normalised) and are

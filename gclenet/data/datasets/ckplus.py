@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gclenet.data.classes import CANONICAL_CLASSES, index_of
-from gclenet.data.dataset import Sample
+from gclenet.data.registry import Sample, register_dataset
 from gclenet.data.folders import DatasetLayoutError, list_images, read_class_folders
 
 __all__ = ["read_ckplus", "kfold_split", "CKPLUS_LABELS"]
@@ -76,6 +76,7 @@ def _read_original(root: Path, classes: Sequence[str], last_frames: int, neutral
     return samples
 
 
+@register_dataset("ckplus", classes=CANONICAL_CLASSES, grayscale=True, layout=LAYOUT)
 def read_ckplus(
     root: str | Path,
     split: str,

@@ -1,0 +1,107 @@
+"""``gclenet train``, ``ablate`` and ``curves``: training runs, and their curves."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["add_parsers"]
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model from a YAML config")
+    p.add_argument("--config", help="YAML config (see configs/)")
+    p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
+    p.add_argument("overrides", nargs="*", help="config overrides such as optim.lr=0.01 trainer.max_epochs=5")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("ablate", help="train and evaluate every variant of Table 5, 6 or 7 (resumable)")
+    p.add_argument("--config", required=True)
+    p.add_argument("--table", type=int, choices=[5, 6, 7], required=True)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--budget-epochs", type=int, help="epochs per run (default: the config's)")
+    p.add_argument("--out", help="where table<N>.md/.json go (default: beside the runs)")
+    p.add_argument("overrides", nargs="*", help="config overrides, as for train")
+    p.set_defaults(func=_cmd_ablate)
+
+    p = sub.add_parser("curves", help="training curves of one run (Fig. 11), or several runs on shared axes")
+    p.add_argument("runs", nargs="+", help="run folders (or their logs/metrics.csv); RUN+CONTINUATION draws a run "
+                   "and one started from its checkpoint end to end. One run: train and validation accuracy and loss; "
+                   "several: validation accuracy and training loss of each")
+    p.add_argument("--names", nargs="*", help="legend names (default: the run folders' names)")
+    p.add_argument("--title", default="")
+    p.add_argument("--out", required=True, help="PNG file")
+    p.add_argument("--json", action="store_true", help="print each run's summary (epochs, final and best validation "
+                   "accuracy, median epoch time and images/s) as JSON instead of a table")
+    p.set_defaults(func=_cmd_curves)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from gclenet.training.config import load_config
+    from gclenet.training.train import train
+
+    config = load_config(args.config, args.overrides)
+    best = train(config, resume=args.resume)
+    print(best)
+    return 0
+
+
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from gclenet.training.ablation import ablation_markdown, run_ablation
+    from gclenet.training.config import load_config
+
+    summary = run_ablation(load_config(args.config, args.overrides), args.table, seeds=args.seeds,
+                           budget_epochs=args.budget_epochs, out_dir=args.out)
+    print(ablation_markdown(summary))
+    return 0
+
+
+def _cmd_curves(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gclenet.training.plots import plot_run_comparison, plot_training_curves, summarize_run
+
+    def metrics_files(spec: str) -> list[Path]:
+        parts = [spec] if Path(spec).exists() else spec.split("+")
+        files = [Path(p) / "logs" / "metrics.csv" if Path(p).is_dir() else Path(p) for p in parts]
+        for part, csv in zip(parts, files):
+            if not csv.is_file():
+                raise FileNotFoundError(f"{part}: no metrics.csv; give a run folder (with logs/metrics.csv) or the CSV")
+        return files
+
+    def run_name(run: str) -> str:  # a run folder, or the folder of its logs/metrics.csv
+        path = Path(run.split("+")[0])
+        return path.parent.parent.name if path.suffix == ".csv" else path.name
+
+    names = args.names or [run_name(run) for run in args.runs]
+    if len(names) != len(args.runs):
+        raise ValueError(f"--names gives {len(names)} names for {len(args.runs)} runs")
+    if len(set(names)) != len(names):  # one legend entry per run, none silently dropped
+        raise ValueError(f"runs need different names, got {names}; give --names")
+    runs = {name: metrics_files(run) for name, run in zip(names, args.runs)}
+    if len(runs) == 1:
+        plot_training_curves(next(iter(runs.values())), args.out, title=args.title or names[0])
+    else:
+        plot_run_comparison(runs, args.out, title=args.title)
+    summaries = {name: summarize_run(files) for name, files in runs.items()}
+    if args.json:
+        import json
+
+        print(json.dumps(summaries, indent=2))
+    else:
+        _print_run_summaries(summaries)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _print_run_summaries(summaries: dict[str, dict]) -> None:
+    def fmt(value: float | None, pattern: str) -> str:
+        return "-" if value is None else format(value, pattern)
+
+    width = max(20, *(len(name) for name in summaries))
+    print(f"{'run':<{width}} {'epochs':>6} {'final val':>9} {'best val (epoch)':>16} {'median epoch s':>14} "
+          f"{'median img/s':>12}")
+    for name, s in summaries.items():
+        best = f"{fmt(s['best_val_acc'], '.2%')} ({s['best_epoch']})" if s["best_epoch"] else "-"
+        print(f"{name:<{width}} {s['epochs']:>6} {fmt(s['final_val_acc'], '.2%'):>9} {best:>16} "
+              f"{fmt(s['median_train_epoch_s'], '.0f'):>14} {fmt(s['median_train_images_per_s'], '.1f'):>12}")
