@@ -19,21 +19,20 @@ import time
 import torch
 from torchvision.transforms import v2
 
-from gclenet.data.datamodule import FERDataModule
-from gclenet.data.transforms import IMAGENET_MEAN, IMAGENET_STD, to_three_channels
 from gclenet.hardware import resolve_precision
 from gclenet.training.config import load_config
+from gclenet.training.datamodule import FERDataModule
 from gclenet.training.module import FERClassifier
 
 
-def per_image_augmentation(input_size: int, augment) -> v2.Compose:
+def per_image_augmentation(input_size: int, augment, mean, std) -> v2.Compose:
     """The former training transform: torchvision v2, one image at a time."""
     return v2.Compose([
         v2.RandomResizedCrop(input_size, scale=(min(augment.crop_scale[0], 1.0), 1.0), ratio=(0.9, 1.1),
                              antialias=True),
         v2.RandomHorizontalFlip(), v2.RandomRotation(augment.rotation),
         v2.ColorJitter(brightness=augment.brightness, contrast=augment.contrast),
-        v2.ToDtype(torch.float32, scale=True), v2.Lambda(to_three_channels), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        v2.ToDtype(torch.float32, scale=True), v2.Lambda(lambda x: x.expand(3, -1, -1)), v2.Normalize(mean, std),
         v2.RandomErasing(p=augment.erasing, scale=(0.02, 0.2), value=0),
     ])
 
@@ -48,10 +47,11 @@ def main() -> None:
     datamodule = FERDataModule(config.data, seed=config.seed)
     datamodule.setup("fit")
     loader = datamodule.train_dataloader()
-    module = FERClassifier(config.to_dict(), datamodule.classes)
+    module = FERClassifier(config, datamodule.classes)
     optimizer = torch.optim.SGD(module.parameters(), lr=0.01, momentum=0.9)
     bf16 = resolve_precision(config.trainer.precision) == "bf16-mixed"
-    old_transform = per_image_augmentation(config.data.input_size, config.data.augment)
+    old_transform = per_image_augmentation(config.data.input_size, config.data.augment, datamodule.augment.mean.flatten().tolist(),
+                                           datamodule.augment.std.flatten().tolist())
     times: dict[str, list[float]] = {"load": [], "augment (batch)": [], "augment (per image, before)": [],
                                      "model step": []}
     iterator = iter(loader)
