@@ -7,8 +7,11 @@ SORT: Bewley et al., "Simple Online and Realtime Tracking", ICIP 2016, with a
 least-squares line over the last ``velocity_frames`` frames in place of SORT's Kalman
 filter: detector boxes jitter by pixels, and a velocity from two consecutive frames
 would carry all of it). When the
-detector runs, detections are matched to the predicted boxes by IoU with an optimal
-assignment (``scipy.optimize.linear_sum_assignment``). Matching against *predicted*
+detector runs, detections are matched to the predicted boxes with an optimal
+assignment (``scipy.optimize.linear_sum_assignment``) on their IoU after growing both
+boxes by ``buffer`` of their size on each side (the buffered IoU of C-BIoU, Yang et
+al., WACV 2023): a face that moves more than its own width between detector runs, as
+a small face does with the detector every few frames, still overlaps its track. Matching against *predicted*
 boxes is what keeps two faces' ids apart when their paths cross: each box keeps its
 own velocity, so after the crossing each detection is nearest the track that was
 heading there. A track missed by the detector is kept (not shown) for ``max_age``
@@ -55,6 +58,12 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _grow(boxes: np.ndarray, fraction: float) -> np.ndarray:
+    """Boxes ``(N, 4)`` grown by ``fraction`` of their width and height on each side."""
+    pad = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1) * fraction
+    return boxes + np.concatenate([-pad, pad], axis=1)
 
 
 @dataclass
@@ -122,8 +131,10 @@ class FaceTracker:
     """Ids, predicted boxes and smoothed probabilities for the faces of a video.
 
     Args:
-        iou_threshold: a detection continues a track only if it overlaps the track's
-            predicted box at least this much.
+        iou_threshold: a detection continues a track only if its buffered box overlaps
+            the track's buffered predicted box at least this much.
+        buffer: each box grows by this fraction of its width and height on each side
+            before the overlap is taken (0: plain IoU).
         max_age: frames a track lives on without a matching detection (the face hidden,
             or missed by the detector); a face seen again later gets a new id. Frames,
             not detector runs: how long a face may hide does not depend on ``every``.
@@ -135,13 +146,13 @@ class FaceTracker:
             shorter follows turns sooner.
     """
 
-    def __init__(self, *, iou_threshold: float = 0.3, max_age: int = 30, window: int = 5,
+    def __init__(self, *, iou_threshold: float = 0.3, buffer: float = 0.5, max_age: int = 30, window: int = 5,
                  smoothing: str = "mean", velocity_frames: int = 10) -> None:
         if smoothing not in ("mean", "ema"):
             raise ValueError(f"smoothing must be 'mean' or 'ema', got {smoothing!r}")
         if window < 1:
             raise ValueError(f"window must be at least 1 frame, got {window}")
-        self.iou_threshold, self.max_age = iou_threshold, max_age
+        self.iou_threshold, self.buffer, self.max_age = iou_threshold, buffer, max_age
         self.window, self.smoothing, self.velocity_frames = window, smoothing, velocity_frames
         self.alpha = 2.0 / (window + 1)
         self._tracks: list[Track] = []
@@ -190,7 +201,8 @@ class FaceTracker:
 
         pairs: list[tuple[int, int]] = []
         if self._tracks and detections:
-            overlap = iou_matrix(np.array([t.box for t in self._tracks]), np.array([d.box for d in detections]))
+            overlap = iou_matrix(_grow(np.array([t.box for t in self._tracks]), self.buffer),
+                                 _grow(np.array([d.box for d in detections]), self.buffer))
             rows, cols = linear_sum_assignment(-overlap)
             pairs = [(r, c) for r, c in zip(rows, cols) if overlap[r, c] >= self.iou_threshold]
         matched_tracks = {r for r, _ in pairs}
@@ -199,7 +211,10 @@ class FaceTracker:
         for i, track in enumerate(self._tracks):
             if i not in matched_tracks:
                 track.missed += 1
-        self._end([t for t in self._tracks if t.missed and frame - t.last_detected > self.max_age])
+        # A track seen once and missed at once was likely a false detection: it ends
+        # (SORT's tentative tracks), instead of waiting max_age for a face to claim it.
+        self._end([t for t in self._tracks
+                   if t.missed and (t.hits == 1 or frame - t.last_detected > self.max_age)])
         matched = {c for _, c in pairs}
         for c, face in enumerate(detections):
             if c not in matched:
