@@ -16,22 +16,28 @@ __all__ = ["save_weights", "export_weights", "export_onnx", "export_torchscript"
 EXPORT_FORMATS = ("safetensors", "onnx", "torchscript")
 
 
-def save_weights(model: torch.nn.Module, info: WeightsInfo, out: str | Path, *, half: bool = True) -> Path:
-    """Write ``model``'s state dict as safetensors with ``info`` in the file's ``gclenet`` metadata entry."""
-    blob = weights_bytes(model, info, half=half)
+def save_weights(model: torch.nn.Module, info: WeightsInfo, out: str | Path, *, half: bool = True,
+                 int8: bool = False) -> Path:
+    """Write ``model``'s state dict as safetensors with ``info`` in the file's ``gclenet`` metadata entry
+    (``int8``: weight-only int8, per-output-channel scales, half the size of fp16; loaders dequantize)."""
+    blob = weights_bytes(model, info, half=half, int8=int8)
     atomic_write_bytes(out, lambda handle: handle.write(blob))
     return Path(out)
 
 
-def export_weights(checkpoint: str | Path, out: str | Path, *, half: bool = True, **metadata: Any) -> Path:
+def export_weights(checkpoint: str | Path, out: str | Path, *, half: bool = True, int8: bool = False,
+                   **metadata: Any) -> Path:
     """Training-form weights of ``checkpoint`` as safetensors, with everything inference needs.
 
     The file keeps the training branches (so it can be fine-tuned); loaders fold it.
     ``metadata`` (accuracy, data, recipe... or any other key) replaces or joins the
-    checkpoint's record; the export date is added as ``exported``.
+    checkpoint's record; the export date is added as ``exported``. ``int8``: weight-only
+    int8 (see :func:`gclenet.models.weights.quantize_weights`), e.g. for weights kept in the
+    wheel beside the default ones.
     """
     model, info = load(checkpoint)
-    return save_weights(model, info.with_metadata(**metadata, exported=_dt.date.today().isoformat()), out, half=half)
+    return save_weights(model, info.with_metadata(**metadata, exported=_dt.date.today().isoformat()), out, half=half,
+                        int8=int8)
 
 
 def export_onnx(weights: str | Path, out: str | Path, *, opset: int = 18) -> Path:

@@ -1,11 +1,15 @@
 """The GCLENet model library: variants by name, trained weights and their record,
-re-parameterisation. It imports nothing else of gclenet (checked by the import contracts)."""
+re-parameterisation. It imports nothing else of gclenet (checked by the import contracts).
 
-from gclenet.models._presets import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
-from gclenet.models._registry import list_models
-from gclenet.models._reparam import is_reparameterized, reparameterize_model
-from gclenet.models.gclenet import ABLATION_TABLES, GCLENet, GCLENetConfig, create_model
-from gclenet.models.weights import SHIPPED_WEIGHTS, WeightsInfo, load, read_weights_info
+The names are imported when first used: the record of trained weights (``WeightsInfo``,
+``read_weights_info``, ``SHIPPED_WEIGHTS``) and the evaluation transform work without
+importing torch, which the ONNX Runtime path of ``gclenet predict`` never loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "ABLATION_TABLES",
@@ -23,3 +27,24 @@ __all__ = [
     "read_weights_info",
     "reparameterize_model",
 ]
+
+# name -> the module defining it; the torch-side ones need the variants registered first
+_TORCH_FREE = {"EvalTransform": "_presets", "IMAGENET_MEAN": "_presets", "IMAGENET_STD": "_presets",
+               "SHIPPED_WEIGHTS": "weights", "WeightsInfo": "weights", "read_weights_info": "weights"}
+_WITH_TORCH = {"ABLATION_TABLES": "gclenet", "GCLENet": "gclenet", "GCLENetConfig": "gclenet",
+               "create_model": "gclenet", "list_models": "_registry", "load": "weights",
+               "is_reparameterized": "_reparam", "reparameterize_model": "_reparam"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_FREE or name in _WITH_TORCH:
+        if name in _WITH_TORCH:
+            importlib.import_module("gclenet.models.gclenet")  # registers every variant
+        value = getattr(importlib.import_module(f"gclenet.models.{(_TORCH_FREE | _WITH_TORCH)[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gclenet.models' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -19,18 +19,17 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import Tensor, nn
+from typing import TYPE_CHECKING, Any
 
 from gclenet.models._presets import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
-from gclenet.models._registry import get_model_builder
-from gclenet.models._reparam import reparameterize_model
 
-__all__ = ["WeightsInfo", "load", "build_trained", "load_init_weights", "read_weights_info", "read_model_state", "read_state_dict",
-           "read_checkpoint", "weights_bytes", "resolve_weights", "shipped_weights_path", "SHIPPED_WEIGHTS",
-           "DEFAULT_WEIGHTS", "IMAGENET_MEAN", "IMAGENET_STD"]
+if TYPE_CHECKING:  # the record and the file lookup work without torch (the ONNX Runtime path)
+    from torch import Tensor, nn
+
+__all__ = ["WeightsInfo", "load", "build_trained", "load_init_weights", "read_weights_info", "read_model_state",
+           "read_state_dict", "read_checkpoint", "weights_bytes", "quantize_weights", "dequantize_weights",
+           "resolve_weights", "shipped_weights_path", "SHIPPED_WEIGHTS", "DEFAULT_WEIGHTS", "IMAGENET_MEAN",
+           "IMAGENET_STD"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 # name -> file in gclenet/weights; each is trained by us (see its record and docs/BENCHMARKS.md)
@@ -150,6 +149,8 @@ def resolve_weights(weights: str | Path) -> Path:
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """A Lightning checkpoint, loaded without unpickling arbitrary objects."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
@@ -169,6 +170,8 @@ def _unreadable_safetensors(path: Path, err: Exception) -> ValueError:
 
 def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     """Tensors of a ``.safetensors`` file or a ``torch.save``d state dict, never unpickling code."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such weights file")
@@ -176,9 +179,10 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
         from safetensors.torch import load_file
 
         try:
-            return load_file(str(path))
+            state = load_file(str(path))
         except Exception as err:  # SafetensorError: truncated, not safetensors at all, ...
             raise _unreadable_safetensors(path, err) from None
+        return dequantize_weights(state)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle.UnpicklingError, zip errors, ...
@@ -186,7 +190,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
                          "pass a safetensors file or a plain torch state dict") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path}: expected a dict of tensors (a state dict)")
     return state
 
@@ -194,8 +198,8 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
 def _safetensors_info(path: Path) -> WeightsInfo | None:
     from safetensors import safe_open
 
-    try:
-        with safe_open(str(path), "pt") as handle:
+    try:  # numpy: reading the metadata needs no torch
+        with safe_open(str(path), "np") as handle:
             metadata = handle.metadata() or {}
     except Exception as err:  # SafetensorError
         raise _unreadable_safetensors(path, err) from None
@@ -280,6 +284,9 @@ def build_trained(weights: str | Path, name: str | None = None, *, num_classes: 
     Raises:
         ValueError: weights of another variant, or without a record.
     """
+    import gclenet.models.gclenet  # noqa: F401  (registers the variants)
+    from gclenet.models._registry import get_model_builder
+
     state, info = read_model_state(weights)
     if info is None:
         raise ValueError(f"{weights}: no gclenet metadata (classes, input size); pass a run checkpoint or weights "
@@ -311,6 +318,8 @@ def load(weights: str | Path = "default", *, reparameterize: bool = False) -> tu
     """
     model = build_trained(weights).eval()
     if reparameterize:
+        from gclenet.models._reparam import reparameterize_model
+
         reparameterize_model(model, inplace=True)
     return model, model.weights_info
 
@@ -343,11 +352,57 @@ def load_init_weights(model: nn.Module, weights: str | Path, classes: list[str] 
     _load_checked(model, state, weights, skip=other_classes | other_size)
 
 
-def weights_bytes(model: nn.Module, info: WeightsInfo, *, half: bool = True) -> bytes:
+# Weight-only int8 files (``weights_bytes(..., int8=True)``): a large weight ``W`` is stored
+# as int8 ``Q`` plus ``W::scale``, one float32 scale per output channel (dim 0), and read
+# back as ``Q * scale``. Half the size of fp16: what lets a second set of weights ship in
+# the wheel (docs/BENCHMARKS.md, issue 21). Per output channel, because batch-norm folding
+# multiplies each output channel by its own factor, which such scales absorb exactly.
+SCALE_SUFFIX = "::scale"
+_INT8_MIN_ELEMENTS = 4096  # smaller tensors (biases, norms) stay fp16: they weigh nothing
+
+
+def quantize_weights(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Weights of at least two dimensions as symmetric int8 with per-output-channel scales."""
+    import torch
+
+    out: dict[str, Tensor] = {}
+    for key, value in state.items():
+        if not value.is_floating_point() or value.ndim < 2 or value.numel() < _INT8_MIN_ELEMENTS:
+            out[key] = value
+            continue
+        weight = value.float()
+        peak = weight.abs().amax(dim=tuple(range(1, weight.ndim)))
+        scale = torch.where(peak > 0, peak / 127, torch.ones_like(peak))
+        shape = (-1,) + (1,) * (weight.ndim - 1)
+        out[key] = torch.round(weight / scale.view(shape)).clamp_(-127, 127).to(torch.int8)
+        out[key + SCALE_SUFFIX] = scale
+    return out
+
+
+def dequantize_weights(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The float32 weights of :func:`quantize_weights`' output; other state dicts pass unchanged."""
+    scales = {key[: -len(SCALE_SUFFIX)]: value for key, value in state.items() if key.endswith(SCALE_SUFFIX)}
+    if not scales:
+        return state
+    out = {k: v for k, v in state.items() if not k.endswith(SCALE_SUFFIX)}
+    for key, scale in scales.items():
+        shape = (-1,) + (1,) * (out[key].ndim - 1)
+        out[key] = out[key].float() * scale.float().view(shape)
+    return out
+
+
+def weights_bytes(model: nn.Module, info: WeightsInfo, *, half: bool = True, int8: bool = False) -> bytes:
     """``model``'s state dict as a safetensors file with ``info`` in its ``gclenet`` metadata entry
-    (written to disk by :func:`gclenet.inference.export.save_weights`, atomically)."""
+    (written to disk by :func:`gclenet.inference.export.save_weights`, atomically).
+
+    ``int8``: large weights as int8 with per-output-channel scales (:func:`quantize_weights`),
+    the rest as fp16 (with ``half``) or fp32; loaders dequantize them.
+    """
     from safetensors.torch import save
 
-    tensors = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
-               for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    if int8:
+        state = quantize_weights(state)
+    tensors = {k: (v.half() if half and v.is_floating_point() and not k.endswith(SCALE_SUFFIX) else v).contiguous()
+               for k, v in state.items()}
     return save(tensors, metadata={"gclenet": info.to_json()})

@@ -52,3 +52,22 @@ def test_same_seed_same_batch():
     first = augment(images)
     torch.manual_seed(5)
     assert torch.equal(first, augment(images))
+
+
+def test_evaluation_transform_is_one_computation_for_torch_and_numpy():
+    """The ONNX Runtime path (NumPy arrays, no torch) and the PyTorch path give the same batch."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    faces = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in [(64, 64, 3), (30, 50, 3), (48, 48), (100, 80, 1)]]
+    for grayscale in (True, False):
+        transform = EvalTransform(48, grayscale=grayscale)
+        array = transform.numpy_batch(faces)
+        assert array.shape == (4, 3, 48, 48) and array.dtype == np.float32 and array.flags.c_contiguous
+        tensors = [torch.from_numpy(f if f.ndim == 3 else f[..., None]).permute(2, 0, 1) for f in faces]
+        assert torch.equal(transform.batch(tensors), torch.from_numpy(array))
+    # a colour face for a gray model: what PIL makes of the file decoded gray, resized
+    gray = np.asarray(Image.fromarray(faces[0]).convert("L").resize((48, 48), Image.BILINEAR)) / np.float32(255)
+    expected = (gray - np.float32(IMAGENET_MEAN[1])) / np.float32(IMAGENET_STD[1])
+    np.testing.assert_allclose(EvalTransform(48, grayscale=True).numpy_batch(faces[:1])[0, 1], expected, atol=1e-6)

@@ -87,3 +87,30 @@ def test_the_record_carries_what_new_weights_add_and_round_trips():
     assert info.with_metadata(accuracy={"x": 1.0}, note="kept").to_dict()["note"] == "kept"
     with pytest.raises(ValueError, match="input_size"):
         WeightsInfo.from_dict({"model_name": "gclenet", "classes": ["a"]})
+
+
+def test_weight_only_int8_files_are_half_the_size_and_load_close_to_the_original(random_weights, tmp_path):
+    """What lets a second set of weights ship in the wheel: large weights as int8 with one
+    scale per output channel, dequantized by every loader."""
+    from gclenet.inference.export import save_weights
+    from gclenet.models.weights import SCALE_SUFFIX, read_state_dict
+
+    model, info = load(random_weights)
+    small = save_weights(model, info, tmp_path / "int8.safetensors", int8=True)
+    half = save_weights(model, info, tmp_path / "fp16.safetensors")
+    assert small.stat().st_size < 0.6 * half.stat().st_size
+    stored = load_file(str(small))
+    assert stored["layer4.0.conv1.weight"].dtype == torch.int8 and stored["fc.bias"].dtype == torch.float16
+    assert stored["layer4.0.conv1.weight" + SCALE_SUFFIX].shape == (512,)
+    state = read_state_dict(small)
+    assert not any(k.endswith(SCALE_SUFFIX) for k in state)
+    original = model.state_dict()["layer4.0.conv1.weight"]
+    step = original.abs().amax(dim=(1, 2, 3)).view(-1, 1, 1, 1) / 127
+    assert torch.all((state["layer4.0.conv1.weight"] - original).abs() <= step / 2 + 1e-7)
+    again, again_info = load(small, reparameterize=True)
+    reference, _ = load(random_weights, reparameterize=True)
+    x = torch.randn(4, 3, 48, 48)
+    with torch.inference_mode():
+        got, expected = again(x), reference(x)
+    assert again_info == info and torch.equal(got.argmax(1), expected.argmax(1))
+    assert (got - expected).abs().max() < 0.05 * expected.abs().max()  # an untrained net: errors add up
