@@ -14,6 +14,19 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_cache(tmp_path_factory):
+    """gclenet's cache (folded weights, backend timings) in a folder of the test session's,
+    also for the processes tests start: never the user's ~/.cache/gclenet."""
+    previous = os.environ.get("GCLENET_CACHE_DIR")
+    os.environ["GCLENET_CACHE_DIR"] = str(tmp_path_factory.mktemp("gclenet_cache"))
+    yield
+    if previous is None:
+        os.environ.pop("GCLENET_CACHE_DIR", None)
+    else:
+        os.environ["GCLENET_CACHE_DIR"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 __all__ = ["add_parsers"]
 
@@ -16,13 +17,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="PNG", help="also draw parameters and MACs as bar charts (paper Fig. 14-15)")
     p.set_defaults(func=_cmd_complexity)
 
-    p = sub.add_parser("export", help="export trained weights: safetensors, ONNX or TorchScript")
-    p.add_argument("--weights", required=True, help="a run's .ckpt or exported .safetensors")
+    p = sub.add_parser("export", help="export trained weights: safetensors, ONNX (fp32 or int8) or TorchScript")
+    p.add_argument("--weights", required=True, help="a run's .ckpt, exported .safetensors or a shipped name")
     p.add_argument("--format", choices=["safetensors", "onnx", "torchscript"], required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--meta", action="append", metavar="KEY=VALUE",
                    help="safetensors: metadata beside the checkpoint's record, e.g. accuracy='{\"ferplus test\": 0.86}' "
                         "(a JSON object) or any other key as text")
+    p.add_argument("--int8", action="store_true",
+                   help="onnx: int8 deploy model (ONNX Runtime static quantization, calibrated on --calibration); "
+                        "safetensors: weight-only int8 (half the size of fp16, for weights kept in the wheel)")
+    p.add_argument("--calibration", metavar="DIR", help="onnx --int8: a folder of training faces to calibrate on")
+    p.add_argument("--calibration-count", type=int, default=300, help="faces drawn from --calibration (seed 0)")
+    p.add_argument("--validate", nargs=3, metavar=("DATASET", "ROOT", "SPLIT"),
+                   help="onnx --int8: measure fp32 against int8 on this split and record it in the file; "
+                        "backend auto uses int8 only where this recorded a drop of at most 0.5 points")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("cam", help="Grad-CAM of gclenet (and optionally plain ResNet-34) on faces, like Fig. 13")
@@ -87,19 +96,49 @@ def _metadata(items: list[str] | None) -> dict[str, object]:
 def _cmd_export(args: argparse.Namespace) -> int:
     from gclenet.inference import export
 
+    if (args.calibration or args.validate) and not (args.int8 and args.format == "onnx"):
+        raise ValueError("--calibration and --validate are for --format onnx --int8")
     if args.format == "safetensors":
-        path = export.export_weights(args.weights, args.out, **_metadata(args.meta))
+        path = export.export_weights(args.weights, args.out, int8=args.int8, **_metadata(args.meta))
+    elif args.format == "onnx" and args.int8:
+        path = _export_int8(args)
     elif args.format == "onnx":
         path = export.export_onnx(args.weights, args.out)
+    elif args.int8:
+        raise ValueError("--int8 is for --format onnx or safetensors")
     else:
         path = export.export_torchscript(args.weights, args.out)
     print(path)
     return 0
 
 
-def _cmd_cam(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _export_int8(args: argparse.Namespace) -> Path:
+    from gclenet.inference.quantize import INT8_KEY, export_int8_onnx, read_onnx_metadata
 
+    if not args.calibration:
+        raise ValueError("--int8 needs --calibration DIR: training faces to calibrate the activation ranges on")
+    validation = name = None
+    if args.validate:
+        from gclenet.data.registry import read_split
+        from gclenet.models import read_weights_info
+
+        dataset, root, split = args.validate
+        validation = read_split(dataset, root, split, read_weights_info(args.weights).classes)
+        name = f"{dataset} {split}"
+    path = export_int8_onnx(args.weights, args.out, calibration=args.calibration, count=args.calibration_count,
+                            validation=validation, validation_name=name)
+    record = read_onnx_metadata(path)[INT8_KEY].get("validation")
+    if record:
+        print(f"{name}: fp32 {record['accuracy_fp32']:.2%}, int8 {record['accuracy_int8']:.2%} "
+              f"({-record['accuracy_drop_points']:+.2f} points), top-1 agreement {record['agreement']:.2%} "
+              f"on {record['images']} images", file=sys.stderr)
+    else:
+        print("not validated: backend auto will not choose this model (pass --validate DATASET ROOT SPLIT)",
+              file=sys.stderr)
+    return path
+
+
+def _cmd_cam(args: argparse.Namespace) -> int:
     from gclenet.data.image_io import ImageLoadError
     from gclenet.fileio import unique_stem
     from gclenet.inference.cam import cam_figure
@@ -119,7 +158,8 @@ def _cmd_cam(args: argparse.Namespace) -> int:
         print(f"gclenet cam: --names needs {len(checkpoints)} different names (--weights, then each --baseline)",
               file=sys.stderr)
         return 2
-    recognizers = {name: Recognizer(c, detector=args.detector, precision="fp32") for name, c in zip(names, checkpoints)}
+    recognizers = {name: Recognizer(c, detector=args.detector, backend="torch", precision="fp32")
+                   for name, c in zip(names, checkpoints)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     done = 0

@@ -1,25 +1,25 @@
-"""``backend="auto"``: the fastest correct classifier engine for this machine and batch size.
+"""``backend="auto"``: the fastest correct classifier engine for this machine, per batch shape.
 
 Candidates: eager PyTorch fp32 (the reference), eager PyTorch with bf16 autocast,
 ONNX Runtime fp32 and ONNX Runtime int8. Which are *allowed* is decided from facts
 that do not change between runs: bf16 only where the hardware computes it (emulated
-bf16 is several times slower, docs/BENCHMARKS.md), int8 only from a file whose
-``gclenet_int8`` metadata records a validation within 0.5 accuracy points (written
-once, at export: :func:`gclenet.inference.quantize.export_int8_onnx`). Which allowed
-one is *fastest* is measured, briefly, the first time a machine sees a model and batch
-size, and cached in ``$XDG_CACHE_HOME/gclenet/backends.json`` (``~/.cache/...``).
+bf16 is several times slower, docs/BENCHMARKS.md), ONNX models only where they exist
+beside the weights (or are passed), and int8 only from a file whose ``gclenet_int8``
+metadata records a validation within 0.5 accuracy points of fp32 (written once, at
+export: :func:`gclenet.inference.quantize.export_int8_onnx`). Which allowed one is
+*fastest* is measured, briefly, the first time a machine sees a model, at batch 1 and
+32, and cached in ``<cache>/backends.json`` (:func:`gclenet.inference.cache.cache_dir`).
+A batch of up to :data:`SMALL_BATCH` faces runs on the batch-1 choice, a larger one on
+the batch-32 choice.
 
-``GCLENET_BACKEND=<candidate>`` overrides the choice (and skips the measurement);
-``GCLENET_CACHE_DIR`` moves the cache.
+``GCLENET_BACKEND=<candidate>`` overrides the choice (and skips the measurement).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import json
+import logging
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,14 +27,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CANDIDATES", "Selection", "allowed_candidates", "choose_backend", "measure", "select_backend",
-           "auto_select", "build_runners", "machine_id", "model_id", "cache_path", "ENV_BACKEND"]
+import numpy as np
+
+from gclenet.inference.backends import OnnxRuntimeBackend, int8_path_for, onnx_path_for
+from gclenet.inference.cache import cache_dir, file_id
+from gclenet.models.weights import read_weights_info, resolve_weights
+
+__all__ = ["CANDIDATES", "Selection", "AutoBackend", "allowed_candidates", "choose_backend", "measure",
+           "select_backends", "machine_id", "cache_path", "ENV_BACKEND", "MEASURED_BATCHES", "SMALL_BATCH",
+           "TOLERANCE_POINTS"]
+
+log = logging.getLogger(__name__)
 
 # In order of preference: the first is the reference; a later one must be faster by
 # ``margin`` to be chosen over an earlier one (fewer numerical surprises for no gain).
 CANDIDATES = ("torch-fp32", "onnx-fp32", "torch-bf16", "onnx-int8")
 ENV_BACKEND = "GCLENET_BACKEND"
-ENV_CACHE_DIR = "GCLENET_CACHE_DIR"
+MEASURED_BATCHES = (1, 32)
+SMALL_BATCH = 5  # batches up to this many faces run on the batch-1 choice (nearer 1 than 32 on a log scale)
+TOLERANCE_POINTS = 0.5  # issue 21: int8 may lose at most this many accuracy points
 
 Runner = Callable[[Any], Any]  # runs the classifier on one batch
 
@@ -45,13 +56,13 @@ class Selection:
 
     backend: str
     batch: int
-    source: str  # "env", "cache" or "measured"
-    images_per_s: dict[str, float] = field(default_factory=dict)  # what was measured (empty for "env")
+    source: str  # "env", "only" (one candidate allowed), "cache" or "measured"
+    images_per_s: dict[str, float] = field(default_factory=dict)  # what was measured
     excluded: dict[str, str] = field(default_factory=dict)  # candidate -> why it was not allowed
     measured_on: str | None = None  # date of the measurement
 
     def describe(self) -> str:
-        """One line for ``gclenet info`` / ``--version``."""
+        """One line for ``gclenet info``."""
         speeds = ", ".join(f"{name} {speed:.0f}" for name, speed in
                            sorted(self.images_per_s.items(), key=lambda kv: -kv[1]))
         line = f"classifier backend (batch {self.batch}): {self.backend} [{self.source}]"
@@ -61,32 +72,37 @@ class Selection:
             line += "; not allowed: " + ", ".join(f"{k} ({v})" for k, v in self.excluded.items())
         return line
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
-def allowed_candidates(*, bf16_fast: bool, onnxruntime: bool, int8_metadata: Mapping[str, Any] | None,
-                       tolerance_points: float = 0.5) -> tuple[list[str], dict[str, str]]:
+
+def allowed_candidates(*, bf16_fast: bool, onnx_fp32: bool, int8_metadata: Mapping[str, Any] | None,
+                       device: str = "cpu", tolerance_points: float = TOLERANCE_POINTS) -> tuple[list[str], dict[str, str]]:
     """``(allowed, excluded)``: which candidates may be measured, and why each other may not.
 
     Args:
         bf16_fast: the device computes bf16 in hardware (:func:`gclenet.hardware.fast_bf16_available`).
-        onnxruntime: ONNX Runtime is importable (and an fp32 ONNX model is at hand).
-        int8_metadata: :func:`gclenet.inference.quantize.read_onnx_metadata` of the int8
-            model, or ``None`` where there is none.
+        onnx_fp32: an fp32 ONNX model of the weights is at hand.
+        int8_metadata: the int8 model's ``gclenet_int8`` record, or ``None`` where there is none.
+        device: ONNX Runtime runs here on the CPU only.
         tolerance_points: accuracy int8 may lose against fp32, in points.
     """
     excluded: dict[str, str] = {}
     if not bf16_fast:
         excluded["torch-bf16"] = "no bf16 hardware: emulated"
-    if not onnxruntime:
-        excluded["onnx-fp32"] = excluded["onnx-int8"] = "no onnxruntime or ONNX model"
-    elif int8_metadata is None:
-        excluded["onnx-int8"] = "no int8 model"
+    if device != "cpu":
+        excluded["onnx-fp32"] = excluded["onnx-int8"] = f"CPU only, the device is {device}"
+    if not onnx_fp32:
+        excluded.setdefault("onnx-fp32", "no fp32 ONNX model beside the weights")
+    if int8_metadata is None:
+        excluded.setdefault("onnx-int8", "no int8 model")
     else:
-        record = (int8_metadata.get("gclenet_int8") or {}).get("validation")
+        record = int8_metadata.get("validation")
         if not record:
-            excluded["onnx-int8"] = "int8 model without a recorded validation"
+            excluded.setdefault("onnx-int8", "int8 model without a recorded validation")
         elif record["accuracy_drop_points"] > tolerance_points:
-            excluded["onnx-int8"] = (f"int8 loses {record['accuracy_drop_points']:.2f} accuracy points "
-                                     f"(> {tolerance_points})")
+            excluded.setdefault("onnx-int8", f"int8 loses {record['accuracy_drop_points']:.2f} accuracy points "
+                                             f"(> {tolerance_points})")
     return [c for c in CANDIDATES if c not in excluded], excluded
 
 
@@ -133,48 +149,32 @@ def measure(runners: Mapping[str, Runner], make_batch: Callable[[str], Any], *, 
     return {name: batch / statistics.median(t) for name, t in seconds.items()}
 
 
-def machine_id() -> str:
-    """What makes timings from another machine (or library build) invalid here."""
-    import torch
+def machine_id(device: str = "cpu") -> str:
+    """What makes timings from another machine, device, thread setting or library build
+    invalid here (asked without importing torch)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        import onnxruntime
+    from gclenet.hardware import cpu_name
 
-        ort_version = onnxruntime.__version__
-    except ImportError:
-        ort_version = "none"
-    cpu = platform.processor() or platform.machine()
-    try:  # Linux: the model name, which platform.processor() leaves empty
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    threads = torch.get_num_threads()
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no cuda"
-    return f"{cpu} | {os.cpu_count()} cpus, {threads} torch threads | {gpu} | torch {torch.__version__} | ort {ort_version}"
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "none"
 
-
-def model_id(*paths: str | Path | None) -> str:
-    """A short digest of the model files (the weights, the ONNX models): size and the
-    first MiB, enough to tell files apart without reading large ones whole."""
-    digest = hashlib.sha256()
-    for path in paths:
-        if path is None:
-            continue
-        path = Path(path)
-        digest.update(f"{path.name}:{path.stat().st_size}:".encode())
-        with open(path, "rb") as handle:
-            digest.update(handle.read(1 << 20))
-    return digest.hexdigest()[:16]
+    threads = os.environ.get("OMP_NUM_THREADS", "default")
+    return (f"{cpu_name()} | {os.cpu_count()} cpus, threads {threads} | {device} | torch {installed('torch')} | "
+            f"ort {installed('onnxruntime')}")
 
 
 def cache_path() -> Path:
-    """``$GCLENET_CACHE_DIR/backends.json``, else under ``$XDG_CACHE_HOME/gclenet`` or ``~/.cache/gclenet``."""
-    root = os.environ.get(ENV_CACHE_DIR) or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gclenet"
-    return Path(root) / "backends.json"
+    """The backend timings: ``backends.json`` in gclenet's cache folder."""
+    return cache_dir() / "backends.json"
 
 
 def _read_cache(path: Path) -> dict[str, Any]:
+    import json
+
     try:
         data = json.loads(path.read_text())
         return data if isinstance(data, dict) else {}
@@ -183,33 +183,34 @@ def _read_cache(path: Path) -> dict[str, Any]:
 
 
 def _write_cache(path: Path, data: dict[str, Any]) -> None:
+    import json
+
     from gclenet.fileio import atomic_write_bytes
 
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, lambda handle: handle.write(json.dumps(data, indent=1).encode()))
     except OSError:  # a read-only home: the choice still stands for this process
         pass
 
 
-def select_backend(model: str, batch: int, allowed: Sequence[str], excluded: Mapping[str, str],
-                   runners: Callable[[], Mapping[str, Runner]], make_batch: Callable[[str], Any], *,
-                   cache: Path | None = None, refresh: bool = False, machine: str | None = None,
-                   measure_fn: Callable[..., dict[str, float]] = measure) -> Selection:
-    """The backend for ``model`` at ``batch``: from ``$GCLENET_BACKEND``, else from the
-    cache, else measured (then cached).
+def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], excluded: Mapping[str, str],
+                    runners: Callable[[], Mapping[str, Runner]], make_batch: Callable[[str, int], Any], *,
+                    cache: Path | None = None, refresh: bool = False, machine: str | None = None,
+                    measure_fn: Callable[..., dict[str, float]] = measure) -> dict[int, Selection]:
+    """The backend for ``model`` at each of ``batches``: from ``$GCLENET_BACKEND``, else the only
+    allowed one, else from the cache, else measured (then cached).
 
     Args:
-        model: :func:`model_id` of the files involved.
+        model: :func:`~gclenet.inference.cache.file_id` of the files involved.
         allowed, excluded: :func:`allowed_candidates`'s answer.
         runners: builds the allowed candidates' runners; called only when measuring
-            (building them costs seconds: the model, the ONNX sessions).
-        make_batch: candidate name -> an input batch of ``batch`` faces.
+            (building them costs seconds: the model, the ONNX sessions), at most once.
+        make_batch: (candidate name, batch size) -> an input batch.
         refresh: measure even where the cache has an answer.
         measure_fn: the measurement (tests inject timings here).
 
     Raises:
-        ValueError: ``$GCLENET_BACKEND`` names no candidate, or one not allowed here.
+        ValueError: ``$GCLENET_BACKEND`` names no candidate, or one not allowed here; nothing is allowed.
     """
     forced = os.environ.get(ENV_BACKEND)
     if forced:
@@ -217,88 +218,113 @@ def select_backend(model: str, batch: int, allowed: Sequence[str], excluded: Map
             raise ValueError(f"{ENV_BACKEND}={forced!r}: valid: {', '.join(CANDIDATES)}")
         if forced not in allowed:
             raise ValueError(f"{ENV_BACKEND}={forced!r} is not allowed here: {excluded.get(forced, 'unavailable')}")
-        return Selection(forced, batch, "env", excluded=dict(excluded))
+        return {b: Selection(forced, b, "env", excluded=dict(excluded)) for b in batches}
+    if not allowed:
+        raise ValueError("no classifier backend is allowed here: " + "; ".join(f"{k}: {v}" for k, v in excluded.items()))
+    if len(allowed) == 1:
+        return {b: Selection(allowed[0], b, "only", excluded=dict(excluded)) for b in batches}
     cache = cache or cache_path()
-    key = f"{machine or machine_id()} | model {model} | batch {batch}"
+    machine = machine or machine_id()
     data = _read_cache(cache)
-    entry = data.get(key)
-    if entry and not refresh and set(entry.get("allowed", [])) == set(allowed) and entry.get("backend") in allowed:
-        return Selection(entry["backend"], batch, "cache", entry.get("images_per_s", {}), dict(excluded),
-                         entry.get("measured_on"))
-    built = {name: run for name, run in runners().items() if name in allowed}
-    speeds = measure_fn(built, make_batch, batch=batch)
-    selection = Selection(choose_backend(speeds, allowed), batch, "measured", speeds, dict(excluded),
-                          _dt.date.today().isoformat())
-    data[key] = {"backend": selection.backend, "allowed": list(allowed), "images_per_s": speeds,
-                 "measured_on": selection.measured_on}
-    _write_cache(cache, data)
-    return selection
+    out: dict[int, Selection] = {}
+    for b in batches:
+        entry = data.get(f"{machine} | model {model} | batch {b}")
+        if entry and not refresh and set(entry.get("allowed", [])) == set(allowed) and entry.get("backend") in allowed:
+            out[b] = Selection(entry["backend"], b, "cache", entry.get("images_per_s", {}), dict(excluded),
+                               entry.get("measured_on"))
+    missing = [b for b in batches if b not in out]
+    if missing:
+        built = {name: run for name, run in runners().items() if name in allowed}
+        for b in missing:
+            speeds = measure_fn(built, lambda name, b=b: make_batch(name, b), batch=b)
+            out[b] = Selection(choose_backend(speeds, allowed), b, "measured", speeds, dict(excluded),
+                               _dt.date.today().isoformat())
+            data[f"{machine} | model {model} | batch {b}"] = {
+                "backend": out[b].backend, "allowed": list(allowed), "images_per_s": speeds,
+                "measured_on": out[b].measured_on}
+        _write_cache(cache, data)
+    return {b: out[b] for b in batches}
 
 
-def selection_record(selection: Selection) -> dict[str, Any]:
-    """The selection as a JSON-ready dict (for ``gclenet info --json``)."""
-    return asdict(selection)
-
-
-def build_runners(weights: str | Path, *, device: str = "cpu", onnx_fp32: str | Path | None = None,
-                  onnx_int8: str | Path | None = None, only: Sequence[str] = CANDIDATES) -> dict[str, Runner]:
-    """Runners over today's backends (:mod:`gclenet.inference.backends`); each takes a
-    normalised ``(N, 3, S, S)`` tensor, as ``Recognizer`` passes them."""
-    import copy
-
-    from gclenet.inference.backends import OnnxRuntimeBackend, TorchBackend
-
-    runners: dict[str, Runner] = {}
-    if {"torch-fp32", "torch-bf16"} & set(only):
-        fp32 = TorchBackend(weights, device=device, precision="fp32")
-        runners["torch-fp32"] = fp32.probabilities
-        if "torch-bf16" in only:
-            bf16 = copy.copy(fp32)  # the same model, autocast on
-            bf16.bf16 = True
-            runners["torch-bf16"] = bf16.probabilities
-    for name, path in (("onnx-fp32", onnx_fp32), ("onnx-int8", onnx_int8)):
-        if name in only and path is not None:
-            runners[name] = OnnxRuntimeBackend(weights, onnx_path=path, device=device).probabilities
-    return {name: runners[name] for name in only if name in runners}
-
-
-def auto_select(weights: str | Path, batch: int, input_size: int, *, device: str = "cpu",
-                onnx_fp32: str | Path | None = None, onnx_int8: str | Path | None = None,
-                refresh: bool = False) -> Selection:
-    """Everything wired: what is allowed here, the cache, a measurement when needed.
+class AutoBackend:
+    """The classifier engine chosen per batch shape: the batch-1 choice for up to
+    :data:`SMALL_BATCH` faces, the batch-32 choice beyond. Engines are built when first
+    needed (a choice of ONNX Runtime never imports torch).
 
     Args:
-        weights: the weights file (its digest, with the ONNX files', keys the cache).
-        batch: faces per forward pass the caller will use.
-        input_size: the model's input side (the weights' ``input_size``).
-        onnx_fp32, onnx_int8: exported models, where they exist.
+        weights: ``"default"``, a shipped name or a weights file.
+        device: ``"cpu"`` or a CUDA device (then PyTorch only).
+        precision: ``"auto"`` (every candidate) or ``"fp32"`` / ``"bf16"`` / ``"int8"`` (the candidates of it).
+        onnx_path: an exported model (fp32 or int8) to use beside the ones found next to the weights.
+        refresh: measure again even where the cache has an answer.
     """
-    import torch
 
-    from gclenet.hardware import fast_bf16_available
+    name = "auto"
 
-    try:
-        import onnxruntime  # noqa: F401
+    def __init__(self, weights: str | Path, *, device: str = "cpu", precision: str = "auto",
+                 onnx_path: str | Path | None = None, refresh: bool = False) -> None:
+        from gclenet.hardware import fast_bf16_available
 
-        has_ort = onnx_fp32 is not None and Path(onnx_fp32).is_file()
-    except ImportError:
-        has_ort = False
-    int8_meta = None
-    if has_ort and onnx_int8 is not None and Path(onnx_int8).is_file():
-        from gclenet.inference.quantize import read_onnx_metadata
+        self.weights, self.device = resolve_weights(weights), device
+        self.info = read_weights_info(self.weights)
+        self._engines: dict[str, Any] = {}
+        self.files = {"onnx-fp32": onnx_path_for(self.weights), "onnx-int8": int8_path_for(self.weights)}
+        if onnx_path and device == "cpu":  # its metadata says which it is: the session is kept
+            given = self._onnx(Path(onnx_path))
+            self._engines[given.name], self.files[given.name] = given, Path(onnx_path)
+        int8_record = None
+        if device == "cpu" and self.files["onnx-int8"].is_file():
+            engine = self._engines.get("onnx-int8") or self._onnx(self.files["onnx-int8"])
+            if engine.info.to_dict() == self.info.to_dict():  # not a stale file of other weights
+                self._engines["onnx-int8"], int8_record = engine, engine.int8_record or {}
+            else:
+                log.warning("%s: made from other weights than %s; not used", engine.path, self.weights)
+        # An explicit precision is honoured where it can run; "auto" asks for speed and accuracy.
+        allowed, excluded = allowed_candidates(
+            bf16_fast=precision == "bf16" or fast_bf16_available(device),
+            onnx_fp32=device == "cpu" and self.files["onnx-fp32"].is_file(), int8_metadata=int8_record,
+            device=device, tolerance_points=float("inf") if precision == "int8" else TOLERANCE_POINTS)
+        wanted = {"auto": CANDIDATES, "fp32": ("torch-fp32", "onnx-fp32"), "bf16": ("torch-bf16",),
+                  "int8": ("onnx-int8",)}[precision]
+        excluded = {**excluded, **{c: f"precision {precision}" for c in CANDIDATES if c not in wanted}}
+        allowed = [c for c in allowed if c in wanted]
+        self.selections = select_backends(
+            file_id(self.weights, *(self.files[c] for c in allowed if c.startswith("onnx"))), MEASURED_BATCHES,
+            allowed, excluded, lambda: {c: self.engine(c).probabilities for c in allowed}, self._random_batch,
+            refresh=refresh, machine=machine_id(device))
+        chosen = {s.backend for s in self.selections.values()}
+        self._engines = {k: v for k, v in self._engines.items() if k in chosen}  # the others are not kept
 
-        int8_meta = read_onnx_metadata(onnx_int8)
-    allowed, excluded = allowed_candidates(bf16_fast=fast_bf16_available(device), onnxruntime=has_ort,
-                                           int8_metadata=int8_meta)
-    if device != "cpu":  # ONNX Runtime runs here on its CPU provider only
-        allowed = [c for c in allowed if not c.startswith("onnx")]
-        excluded = {**excluded, **{c: f"CPU only, device is {device}" for c in CANDIDATES if c.startswith("onnx")}}
-    files = [weights, onnx_fp32 if has_ort else None, onnx_int8 if int8_meta else None]
+    def _onnx(self, path: Path) -> OnnxRuntimeBackend:
+        return OnnxRuntimeBackend(self.weights, onnx_path=path)
 
-    def make_batch(_: str) -> Any:
-        return torch.randn(batch, 3, input_size, input_size).contiguous(memory_format=torch.channels_last)
+    def engine(self, candidate: str) -> Any:
+        """The engine of ``candidate`` (built on first use)."""
+        if candidate not in self._engines:
+            from gclenet.inference.backends import TorchBackend
 
-    return select_backend(model_id(*files), batch, allowed, excluded,
-                          lambda: build_runners(weights, device=device, onnx_fp32=onnx_fp32,
-                                                onnx_int8=onnx_int8, only=allowed),
-                          make_batch, refresh=refresh)
+            if candidate.startswith("torch"):
+                self._engines[candidate] = TorchBackend(self.weights, device=self.device,
+                                                        precision=candidate.removeprefix("torch-"))
+            else:
+                self._engines[candidate] = self._onnx(self.files[candidate])
+        return self._engines[candidate]
+
+    def _random_batch(self, candidate: str, batch: int) -> Any:
+        faces = np.random.default_rng(0).integers(0, 256, (batch, 64, 64, 3), dtype=np.uint8)
+        return self.engine(candidate).prepare(list(faces))
+
+    def selection_for(self, faces: int) -> Selection:
+        return self.selections[MEASURED_BATCHES[0] if faces <= SMALL_BATCH else MEASURED_BATCHES[-1]]
+
+    def classify(self, crops: Sequence[np.ndarray], *, tta: bool = False) -> np.ndarray:
+        return self.engine(self.selection_for(len(crops)).backend).classify(crops, tta=tta)
+
+    @property
+    def model(self) -> Any:
+        """A PyTorch engine's model (built if the choice was ONNX Runtime), e.g. for Grad-CAM."""
+        torch_engine = next((e for n, e in self._engines.items() if n.startswith("torch")), None)
+        return (torch_engine or self.engine("torch-fp32")).model
+
+    def describe(self) -> list[str]:
+        return [s.describe() for s in self.selections.values()]

@@ -1,69 +1,202 @@
-"""Inference engines for the deploy model: eager PyTorch or ONNX Runtime."""
+"""Classifier engines for the deploy model: eager PyTorch (fp32, or bf16 autocast) and ONNX
+Runtime (an fp32 or an int8 export), and ``"auto"``: the fastest one measured on this
+machine (:mod:`gclenet.inference.autoselect`).
+
+Every engine takes face crops (uint8 arrays) through the weights' one evaluation
+transform (``EvalTransform.numpy_batch``) and returns class probabilities. This module
+imports no torch: the PyTorch engine imports it when built, the ONNX Runtime one never.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
-from gclenet.hardware import fast_bf16_available
-from gclenet.models.weights import WeightsInfo, load, read_weights_info
+from gclenet.models.weights import WeightsInfo, read_weights_info, resolve_weights
 
-__all__ = ["TorchBackend", "OnnxRuntimeBackend", "create_backend", "BACKENDS"]
+__all__ = ["TorchBackend", "OnnxRuntimeBackend", "create_backend", "BACKENDS", "PRECISIONS", "INT8_KEY",
+           "onnx_path_for", "int8_path_for", "ort_threads", "softmax"]
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+INT8_KEY = "gclenet_int8"  # ONNX metadata entry of an int8 model: how it was made and validated
 
 
-class TorchBackend:
-    """The re-parameterised model under ``torch.inference_mode``, channels-last."""
+def onnx_path_for(weights: str | Path) -> Path:
+    """Where ``gclenet export --format onnx`` output of ``weights`` is looked for: beside them, ``.onnx``."""
+    return resolve_weights(weights).with_suffix(".onnx")
+
+
+def int8_path_for(weights: str | Path) -> Path:
+    """Where the int8 model of ``weights`` is looked for: beside them, ``<stem>.int8.onnx``."""
+    path = resolve_weights(weights)
+    return path.with_name(f"{path.stem}.int8.onnx")
+
+
+def ort_threads() -> int:
+    """ONNX Runtime threads: ``OMP_NUM_THREADS`` where set (as PyTorch follows it), else 0 (its
+    default, one per physical core)."""
+    try:
+        return max(0, int(os.environ.get("OMP_NUM_THREADS", "0")))
+    except ValueError:
+        return 0
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+class _Engine:
+    """What every engine shares: crops -> its input batch -> probabilities, with flip TTA."""
+
+    name = "engine"
+    info: WeightsInfo
+
+    def prepare(self, crops: Sequence[np.ndarray]) -> Any:
+        raise NotImplementedError
+
+    def flip(self, batch: Any) -> Any:
+        raise NotImplementedError
+
+    def probabilities(self, batch: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def classify(self, crops: Sequence[np.ndarray], *, tta: bool = False) -> np.ndarray:
+        """Class probabilities ``(len(crops), classes)``; ``tta``: averaged with the mirrored faces."""
+        batch = self.prepare(crops)
+        probs = self.probabilities(batch)
+        return (probs + self.probabilities(self.flip(batch))) / 2 if tta else probs
+
+
+class TorchBackend(_Engine):
+    """The re-parameterised model under ``torch.inference_mode``, channels-last; built from
+    the folded-weights cache (:mod:`gclenet.inference.deploy`)."""
 
     def __init__(self, weights: str | Path, *, device: str = "cpu", precision: str = "auto") -> None:
-        model, self.info = load(weights, reparameterize=True)
+        import torch
+
+        from gclenet.hardware import fast_bf16_available
+        from gclenet.inference.deploy import load_deploy_model
+
+        if precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"the torch backend runs fp32 or bf16 (precision auto, fp32 or bf16), got {precision!r}")
+        model, self.info = load_deploy_model(weights)
         self.device = torch.device(device)
         self.model = model.to(self.device).to(memory_format=torch.channels_last)
-        if precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
         self.bf16 = precision == "bf16" or (precision == "auto" and fast_bf16_available(self.device.type))
+        self.transform = self.info.transforms()
 
-    @torch.inference_mode()
-    def probabilities(self, batch: torch.Tensor) -> np.ndarray:
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "torch-bf16" if self.bf16 else "torch-fp32"
+
+    def prepare(self, crops: Sequence[np.ndarray]) -> Any:
+        import torch
+
+        batch = torch.from_numpy(self.transform.numpy_batch(crops))
+        return batch.contiguous(memory_format=torch.channels_last)
+
+    def flip(self, batch: Any) -> Any:
+        return batch.flip(3)
+
+    def probabilities(self, batch: Any) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16):
             logits = self.model(batch.to(self.device))
         return logits.float().softmax(dim=1).cpu().numpy()
 
 
-class OnnxRuntimeBackend:
-    """An exported ONNX model (``gclenet export --format onnx``) on ONNX Runtime."""
+class OnnxRuntimeBackend(_Engine):
+    """An exported ONNX model (``gclenet export --format onnx``, with ``--int8`` or without) on
+    ONNX Runtime's CPU provider.
 
-    def __init__(self, weights: str | Path, *, onnx_path: str | Path | None = None, device: str = "cpu") -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise RuntimeError("the onnxruntime backend needs: pip install onnxruntime") from None
-        path = Path(onnx_path) if onnx_path else Path(weights).with_suffix(".onnx")
+    Args:
+        weights: the weights the model was exported from (their record is the fallback
+            where the ONNX file has none).
+        onnx_path: the ONNX model (default: beside the weights, :func:`onnx_path_for`).
+        threads: intra-op threads (default :func:`ort_threads`).
+    """
+
+    def __init__(self, weights: str | Path, *, onnx_path: str | Path | None = None, device: str = "cpu",
+                 threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        path = Path(onnx_path) if onnx_path else onnx_path_for(weights)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no ONNX model; create it with "
                                     f"`gclenet export --format onnx --weights {weights} --out {path}`")
-        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        if device != "cpu":
+            raise ValueError(f"the onnxruntime backend runs on the CPU here, not {device!r}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = ort_threads() if threads is None else threads
+        self.path = path
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         meta = self.session.get_modelmeta().custom_metadata_map
         self.info: WeightsInfo = WeightsInfo.from_json(meta["gclenet"]) if "gclenet" in meta else \
             read_weights_info(weights)
+        self.int8_record: dict[str, Any] | None = json.loads(meta[INT8_KEY]) if INT8_KEY in meta else None
         self.input_name = self.session.get_inputs()[0].name
+        self.transform = self.info.transforms()
 
-    def probabilities(self, batch: torch.Tensor) -> np.ndarray:
-        logits = self.session.run(None, {self.input_name: batch.contiguous().numpy()})[0]
-        logits = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "onnx-int8" if self.int8_record is not None else "onnx-fp32"
+
+    def prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        return self.transform.numpy_batch(crops)
+
+    def flip(self, batch: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(batch[..., ::-1])
+
+    def probabilities(self, batch: Any) -> np.ndarray:
+        if not isinstance(batch, np.ndarray):  # a torch tensor, as Recognizer.preprocess gives
+            batch = batch.contiguous().numpy()
+        return softmax(self.session.run(None, {self.input_name: np.ascontiguousarray(batch)})[0])
+
+
+def _onnx_for_precision(weights: str | Path, onnx_path: str | Path | None, precision: str) -> Path:
+    """The ONNX model ``backend="onnxruntime"`` runs: ``onnx_path``, else the int8 model beside
+    the weights (``auto``: where there is one) or the fp32 one."""
+    if onnx_path:
+        return Path(onnx_path)
+    int8, fp32 = int8_path_for(weights), onnx_path_for(weights)
+    if precision == "int8" or (precision == "auto" and int8.is_file()):
+        if not int8.is_file():
+            raise FileNotFoundError(f"{int8}: no int8 model; create it with `gclenet export --format onnx --int8 "
+                                    f"--weights {weights} --calibration DIR --out {int8}`")
+        return int8
+    return fp32
 
 
 def create_backend(name: str, weights: str | Path, *, device: str = "cpu", precision: str = "auto",
-                   onnx_path: str | Path | None = None) -> TorchBackend | OnnxRuntimeBackend:
+                   onnx_path: str | Path | None = None) -> Any:
+    """The classifier engine ``name`` (``auto``, ``torch`` or ``onnxruntime``) at ``precision``.
+
+    ``torch`` runs fp32, or bf16 autocast (``auto``: where the hardware is fast at it).
+    ``onnxruntime`` runs ``onnx_path``, else the int8 model beside the weights (``auto``:
+    where there is one, else the fp32 export). ``auto`` measures which of these is fastest
+    here (see :class:`~gclenet.inference.autoselect.AutoBackend`).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     if name == "torch":
+        if precision == "int8":
+            raise ValueError("the torch backend runs fp32 or bf16; int8 runs on --backend onnxruntime or auto")
         return TorchBackend(weights, device=device, precision=precision)
     if name == "onnxruntime":
-        return OnnxRuntimeBackend(weights, onnx_path=onnx_path, device=device)
+        if precision == "bf16":
+            raise ValueError("the onnxruntime backend runs fp32 or int8 models; bf16 runs on --backend torch")
+        return OnnxRuntimeBackend(weights, onnx_path=_onnx_for_precision(weights, onnx_path, precision),
+                                  device=device)
+    if name == "auto":
+        from gclenet.inference.autoselect import AutoBackend
+
+        return AutoBackend(weights, device=device, precision=precision, onnx_path=onnx_path)
     raise ValueError(f"unknown backend {name!r}; valid: {', '.join(BACKENDS)}")
-
-

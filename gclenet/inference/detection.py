@@ -1,7 +1,9 @@
 """Face detectors behind one interface, and face cropping with optional eye alignment.
 
-* ``mtcnn``: MTCNN from facenet-pytorch (weights ship inside its wheel; the paper's
-  detector), with five landmarks.
+* ``mtcnn`` / ``mtcnn-onnx``: MTCNN (the paper's detector, five landmarks) on ONNX
+  Runtime, without torch (:mod:`gclenet.inference.mtcnn`).
+* ``mtcnn-torch``: MTCNN from facenet-pytorch (weights ship inside its wheel), on
+  PyTorch: the same networks, the reference the ONNX one is tested against.
 * ``haar``: OpenCV's frontal-face Haar cascade (needs OpenCV 4.x: OpenCV 5 dropped it).
 * ``none``: the whole image is one face (already-cropped inputs such as FER2013).
 """
@@ -14,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-__all__ = ["Face", "FaceDetector", "create_detector", "crop_face", "DETECTORS"]
+__all__ = ["Face", "FaceDetector", "create_detector", "crop_face", "mtcnn_faces", "DETECTORS"]
 
-DETECTORS = ("mtcnn", "haar", "none")
+DETECTORS = ("mtcnn", "mtcnn-onnx", "mtcnn-torch", "haar", "none")
 
 
 @dataclass
@@ -52,7 +54,21 @@ class WholeImageDetector(FaceDetector):
         return [Face((0.0, 0.0, float(width), float(height)), 1.0)]
 
 
+def mtcnn_faces(boxes, probs, points, threshold: float) -> list[Face]:  # noqa: ANN001 - MTCNN's arrays or None
+    """MTCNN's boxes, probabilities and landmarks as faces scoring at least ``threshold``, largest first."""
+    if boxes is None:
+        return []
+    faces = [
+        Face(tuple(float(v) for v in box), float(p), [tuple(map(float, pt)) for pt in pts])
+        for box, p, pts in zip(boxes, probs, points)
+        if p is not None and p >= threshold
+    ]
+    return sorted(faces, key=lambda f: -f.size)
+
+
 class MTCNNDetector(FaceDetector):
+    """facenet-pytorch's MTCNN (imports torch and torchvision)."""
+
     name = "mtcnn"
 
     def __init__(self, device: str = "cpu", min_face_size: int = 40, threshold: float = 0.9) -> None:
@@ -61,25 +77,15 @@ class MTCNNDetector(FaceDetector):
         self.threshold = threshold
         self._mtcnn = MTCNN(keep_all=True, device=device, min_face_size=min_face_size, post_process=False)
 
-    def _faces(self, boxes, probs, points) -> list[Face]:
-        if boxes is None:
-            return []
-        faces = [
-            Face(tuple(float(v) for v in box), float(p), [tuple(map(float, pt)) for pt in pts])
-            for box, p, pts in zip(boxes, probs, points)
-            if p is not None and p >= self.threshold
-        ]
-        return sorted(faces, key=lambda f: -f.size)
-
     def detect(self, image: np.ndarray) -> list[Face]:
         boxes, probs, points = self._mtcnn.detect(Image.fromarray(image), landmarks=True)
-        return self._faces(boxes, probs, points)
+        return mtcnn_faces(boxes, probs, points, self.threshold)
 
     def detect_batch(self, images: list[np.ndarray]) -> list[list[Face]]:
         if len({im.shape for im in images}) != 1:  # MTCNN batches only same-size images
             return [self.detect(im) for im in images]
         boxes, probs, points = self._mtcnn.detect(np.stack(images), landmarks=True)
-        return [self._faces(b, p, pt) for b, p, pt in zip(boxes, probs, points)]
+        return [mtcnn_faces(b, p, pt, self.threshold) for b, p, pt in zip(boxes, probs, points)]
 
 
 class HaarDetector(FaceDetector):
@@ -106,8 +112,12 @@ class HaarDetector(FaceDetector):
 
 
 def create_detector(name: str, *, device: str = "cpu", min_face_size: int = 40) -> FaceDetector:
-    """A detector by name: ``mtcnn``, ``haar`` or ``none``."""
-    if name == "mtcnn":
+    """A detector by name: ``mtcnn`` (= ``mtcnn-onnx``), ``mtcnn-torch``, ``haar`` or ``none``."""
+    if name in ("mtcnn", "mtcnn-onnx"):
+        from gclenet.inference.mtcnn import OnnxMTCNNDetector
+
+        return OnnxMTCNNDetector(min_face_size=min_face_size)
+    if name == "mtcnn-torch":
         return MTCNNDetector(device=device, min_face_size=min_face_size)
     if name == "haar":
         return HaarDetector(min_face_size=min_face_size)

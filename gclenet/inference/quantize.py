@@ -4,11 +4,14 @@
     export_int8_onnx("default", "gclenet_int8.onnx", calibration="data/fer2013/train",
                      validation=read_split("fer2013", "data/fer2013", "test"))
 
+or ``gclenet export --format onnx --int8 --calibration DIR --validate DATASET ROOT SPLIT``.
 Calibration runs a few hundred *training* faces through the fp32 model, prepared
-exactly as the Recognizer prepares faces, to fix each activation's int8 range. The
-validation result (fp32 and int8 accuracy, top-1 agreement) is written into the int8
-file's ONNX metadata (key ``gclenet_int8``), so that a runtime choosing a backend reads
-whether int8 is accurate enough instead of measuring it on every start.
+exactly as the Recognizer prepares faces (the weights' ``EvalTransform``), to fix each
+activation's int8 range. The validation result (fp32 and int8 accuracy, top-1
+agreement) is written into the int8 file's ONNX metadata (key ``gclenet_int8``), so that
+``backend="auto"`` reads whether int8 is accurate enough instead of measuring it on
+every start. Making the file needs ``onnx`` (export tooling); running it needs only
+ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -23,13 +26,12 @@ from typing import Any, Union
 
 import numpy as np
 
-from gclenet.inference.preprocess import preprocess_faces
+from gclenet.inference.autoselect import TOLERANCE_POINTS
+from gclenet.inference.backends import INT8_KEY
+from gclenet.models.weights import WeightsInfo
 
 __all__ = ["FaceCalibrationReader", "calibration_images", "quantize_onnx", "export_int8_onnx", "evaluate_onnx",
            "compare_onnx", "read_onnx_metadata", "INT8_KEY", "TOLERANCE_POINTS"]
-
-INT8_KEY = "gclenet_int8"  # ONNX metadata_props key of the quantisation record
-TOLERANCE_POINTS = 0.5  # issue 21: int8 may lose at most this many accuracy points
 # Nodes left in fp32 by default: none. On FER2013 PublicTest with the shipped weights,
 # keeping the first convolution, the attention (MatMuls, Softmax) or the network's tail
 # (last residual block, pooling, classifier) in fp32 did not raise the top-1 agreement
@@ -64,9 +66,10 @@ def _even_batch_size(count: int, batch_size: int) -> int:
     return next(b for b in range(min(batch_size, max(count, 1)), 0, -1) if count % b == 0)
 
 
-def _batches(faces: Sequence[Face], info: dict[str, Any], batch_size: int) -> Iterator[np.ndarray]:
+def _batches(faces: Sequence[Face], info: WeightsInfo, batch_size: int) -> Iterator[np.ndarray]:
+    transform = info.transforms()
     for start in range(0, len(faces), batch_size):
-        yield preprocess_faces([_load(f) for f in faces[start : start + batch_size]], info)
+        yield transform.numpy_batch([_load(f) for f in faces[start : start + batch_size]])
 
 
 def _calibration_reader_base() -> type:
@@ -77,16 +80,16 @@ def _calibration_reader_base() -> type:
 
 class FaceCalibrationReader(_calibration_reader_base()):  # type: ignore[misc]
     """Feeds face crops to ONNX Runtime's calibrator, in batches, with the Recognizer's
-    preprocessing (:func:`~gclenet.inference.preprocess.preprocess_faces`).
+    preprocessing (the weights' ``EvalTransform``).
 
     Args:
         faces: image files or uint8 arrays of already-cropped faces.
-        info: the weights' metadata (input size, normalisation, grayscale).
+        info: the weights' record (input size, normalisation, grayscale).
         input_name: the ONNX model's input.
         batch_size: faces per calibration batch.
     """
 
-    def __init__(self, faces: Sequence[Face], info: dict[str, Any], *, input_name: str = "input",
+    def __init__(self, faces: Sequence[Face], info: WeightsInfo, *, input_name: str = "input",
                  batch_size: int = 32) -> None:
         self.faces, self.info, self.input_name = list(faces), info, input_name
         self.batch_size = _even_batch_size(len(self.faces), batch_size)
@@ -160,7 +163,7 @@ def quantize_onnx(fp32: str | Path, out: str | Path, calibration: Sequence[Face]
     meta = read_onnx_metadata(fp32)
     if "gclenet" not in meta:
         raise ValueError(f"{fp32}: no gclenet metadata; pass a model written by gclenet's export_onnx")
-    info = meta["gclenet"]
+    info = WeightsInfo.from_dict(meta["gclenet"])
     exclude = list(DEFAULT_EXCLUDE if exclude is None else exclude)
     out = Path(out)
     with tempfile.TemporaryDirectory() as tmp:
@@ -176,7 +179,7 @@ def quantize_onnx(fp32: str | Path, out: str | Path, calibration: Sequence[Face]
                         op_types_to_quantize=list(op_types) if op_types else None,
                         extra_options=dict(extra_options or {}))
         proto = onnx.load(str(quantized))
-    _set_metadata(proto, "gclenet", info)
+    _set_metadata(proto, "gclenet", info.to_dict())
     _set_metadata(proto, INT8_KEY, {
         "format": quant_format, "per_channel": per_channel, "calibration_method": method,
         "activation_type": activation, "calibration_images": len(calibration), "excluded_nodes": exclude,
@@ -190,25 +193,19 @@ def quantize_onnx(fp32: str | Path, out: str | Path, calibration: Sequence[Face]
     return out
 
 
-def _session(path: str | Path, threads: int = 0) -> Any:
-    import onnxruntime as ort
+def evaluate_onnx(path: str | Path, faces: Sequence[Face], *, batch_size: int = 64,
+                  threads: int | None = None) -> np.ndarray:
+    """Top-1 class index of each face under the ONNX model at ``path`` (threads: see
+    :func:`~gclenet.inference.backends.ort_threads`)."""
+    from gclenet.inference.backends import OnnxRuntimeBackend
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads  # 0: ONNX Runtime's default (one per core)
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def evaluate_onnx(path: str | Path, faces: Sequence[Face], *, batch_size: int = 64, threads: int = 0) -> np.ndarray:
-    """Top-1 class index of each face under the ONNX model at ``path``."""
-    session = _session(path, threads)
-    info = read_onnx_metadata(path)["gclenet"]
-    name = session.get_inputs()[0].name
-    return np.concatenate([session.run(None, {name: batch})[0].argmax(1)
-                           for batch in _batches(faces, info, batch_size)] or [np.zeros(0, dtype=np.int64)])
+    engine = OnnxRuntimeBackend(path, onnx_path=path, threads=threads)
+    return np.concatenate([engine.probabilities(batch).argmax(1) for batch in _batches(faces, engine.info, batch_size)]
+                          or [np.zeros(0, dtype=np.int64)])
 
 
 def compare_onnx(fp32: str | Path, int8: str | Path, faces: Sequence[Face], labels: Sequence[int], *,
-                 threads: int = 0) -> dict[str, Any]:
+                 threads: int | None = None) -> dict[str, Any]:
     """Accuracy of both models and how often their top-1 agrees, on labelled faces."""
     if len(faces) != len(labels) or not faces:
         raise ValueError(f"need as many labels as faces, and some faces ({len(faces)} faces, {len(labels)} labels)")
@@ -221,8 +218,9 @@ def compare_onnx(fp32: str | Path, int8: str | Path, faces: Sequence[Face], labe
 
 
 def export_int8_onnx(weights: str | Path, out: str | Path, *, calibration: str | Path | Sequence[Face],
-                     validation: Sequence[Any] | None = None, count: int = 300, seed: int = 0,
-                     fp32: str | Path | None = None, threads: int = 0, **options: Any) -> Path:
+                     validation: Sequence[Any] | None = None, validation_name: str | None = None, count: int = 300,
+                     seed: int = 0, fp32: str | Path | None = None, threads: int | None = None,
+                     **options: Any) -> Path:
     """Weights -> int8 ONNX in one call: export fp32, calibrate, quantise, validate.
 
     Args:
@@ -232,9 +230,9 @@ def export_int8_onnx(weights: str | Path, out: str | Path, *, calibration: str |
             faces themselves.
         validation: labelled faces (``Sample``s of ``read_split``, with ``.source`` and
             ``.label``) to measure fp32 against int8 on; the result goes into the file's
-            ``gclenet_int8`` metadata as ``validation``.
+            ``gclenet_int8`` metadata as ``validation`` (``validation_name`` says which data).
         fp32: ``export_onnx``'s model of ``weights``, where it exists already (else exported).
-        threads: ONNX Runtime threads for the validation (0: one per core).
+        threads: ONNX Runtime threads for the validation (default: ``OMP_NUM_THREADS``, else one per core).
         options: passed to :func:`quantize_onnx` (format, per-channel, method, exclude...).
     """
     import onnx
@@ -250,7 +248,7 @@ def export_int8_onnx(weights: str | Path, out: str | Path, *, calibration: str |
         if validation:
             record = compare_onnx(fp32, out, [s.source for s in validation], [s.label for s in validation],
                                   threads=threads)
-            record.update(tolerance_points=TOLERANCE_POINTS, date=_dt.date.today().isoformat())
+            record.update(data=validation_name, tolerance_points=TOLERANCE_POINTS, date=_dt.date.today().isoformat())
             proto = onnx.load(str(out))
             meta = read_onnx_metadata(out)[INT8_KEY]
             _set_metadata(proto, INT8_KEY, {**meta, "validation": record})

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-import torch
 from PIL import Image
 
 from gclenet.data.image_io import load_image, upright_image
 from gclenet.inference.detection import Face, FaceDetector, create_detector, crop_face
 from gclenet.models.weights import WeightsInfo, resolve_weights, shipped_weights_path
+
+if TYPE_CHECKING:  # the ONNX Runtime path (the default where an int8 model is at hand) never imports torch
+    import torch
 
 __all__ = ["Recognizer", "FacePrediction", "ImageInput", "default_weights_path"]
 
@@ -73,16 +75,20 @@ class Recognizer:
         weights: ``"default"`` or a shipped tag (``"fer2013"``), or a run checkpoint /
             exported ``.safetensors``.
         device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``...
-        detector: ``"mtcnn"``, ``"haar"``, ``"none"`` (each image is one cropped face),
-            or a :class:`~gclenet.inference.detection.FaceDetector`.
-        backend: ``"torch"`` or ``"onnxruntime"`` (needs ``gclenet export`` output next to
-            the weights or ``onnx_path``).
+        detector: ``"mtcnn"`` (MTCNN on ONNX Runtime; facenet-pytorch's with
+            ``backend="torch"`` or on a GPU), ``"mtcnn-onnx"``, ``"mtcnn-torch"``, ``"haar"``,
+            ``"none"`` (each image is one cropped face), or a
+            :class:`~gclenet.inference.detection.FaceDetector`.
+        backend: ``"auto"`` (the fastest engine measured on this machine, per batch shape:
+            :mod:`~gclenet.inference.autoselect`), ``"torch"`` or ``"onnxruntime"`` (an
+            export next to the weights, or ``onnx_path``).
         min_face_size: faces smaller than this (pixels) are skipped and reported; the
             model is trained on 48 px faces, and MTCNN is ~2x faster at 40 than at 20.
         margin: crop margin around the detected box, as a fraction of its side.
         align: level the eyes before cropping when the detector gives landmarks.
         tta: also classify the mirrored face and average.
-        precision: ``"auto"`` (bf16 where the hardware is fast at it), ``"fp32"``, ``"bf16"``.
+        precision: ``"auto"``, ``"fp32"``, ``"bf16"`` (PyTorch autocast) or ``"int8"`` (ONNX Runtime);
+            with ``backend="torch"``, ``"auto"`` is bf16 where the hardware is fast at it.
         batch_size: faces classified per forward pass.
     """
 
@@ -92,7 +98,7 @@ class Recognizer:
         *,
         device: str = "auto",
         detector: str | FaceDetector = "mtcnn",
-        backend: str = "torch",
+        backend: str = "auto",
         onnx_path: str | Path | None = None,
         min_face_size: int = 40,
         margin: float = 0.2,
@@ -101,15 +107,18 @@ class Recognizer:
         precision: str = "auto",
         batch_size: int = 32,
     ) -> None:
+        from gclenet.hardware import cuda_available
         from gclenet.inference.backends import create_backend
 
         self.weights = resolve_weights(weights)
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+        self.device = ("cuda" if cuda_available() else "cpu") if device == "auto" else device
         self.backend = create_backend(backend, self.weights, device=self.device, precision=precision,
                                       onnx_path=onnx_path)
         self.info: WeightsInfo = self.backend.info
         self.transform = self.info.transforms()  # as evaluate and training's validation preprocess
         self.classes: list[str] = list(self.info.classes)
+        if detector == "mtcnn":  # as exact as before where torch runs anyway; else no torch at all
+            detector = "mtcnn-torch" if backend == "torch" or self.device != "cpu" else "mtcnn-onnx"
         self.detector = detector if isinstance(detector, FaceDetector) else create_detector(
             detector, device=self.device, min_face_size=min_face_size)
         self.min_face_size, self.margin, self.align, self.tta = min_face_size, margin, align, tta
@@ -118,29 +127,24 @@ class Recognizer:
 
     @property
     def model(self) -> torch.nn.Module:
-        """The deploy model (torch backend only), e.g. for Grad-CAM."""
+        """The PyTorch deploy model, e.g. for Grad-CAM (built, with torch, if the backend is ONNX Runtime)."""
         if not hasattr(self.backend, "model"):
             raise ValueError(f"the {type(self.backend).__name__} has no PyTorch model; use backend='torch'")
         return self.backend.model
 
     def preprocess(self, crops: list[np.ndarray]) -> torch.Tensor:
-        """The model's input batch of face crops (uint8 RGB or gray arrays): the weights' evaluation transform."""
-        tensors = [torch.from_numpy(np.array(c)) for c in crops]  # a copy: crops may be read-only views
-        tensors = [t[None] if t.ndim == 2 else t.permute(2, 0, 1) for t in tensors]
-        return self.transform.batch(tensors).contiguous(memory_format=torch.channels_last)
+        """The model's input batch of face crops (uint8 RGB or gray arrays) as a PyTorch tensor:
+        the weights' evaluation transform (what every backend computes)."""
+        import torch
+
+        return torch.from_numpy(self.transform.numpy_batch(crops)).contiguous(memory_format=torch.channels_last)
 
     def classify(self, crops: list[np.ndarray]) -> np.ndarray:
         """Class probabilities ``(len(crops), classes)`` of already-cropped faces."""
         if not crops:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        out = []
-        for start in range(0, len(crops), self.batch_size):
-            batch = self.preprocess(crops[start : start + self.batch_size])
-            probs = self.backend.probabilities(batch)
-            if self.tta:
-                probs = (probs + self.backend.probabilities(batch.flip(3))) / 2
-            out.append(probs)
-        return np.concatenate(out)
+        return np.concatenate([self.backend.classify(crops[start : start + self.batch_size], tta=self.tta)
+                               for start in range(0, len(crops), self.batch_size)])
 
     def _keep_large(self, faces: list[Face]) -> list[Face]:
         if self.detector.name == "none":

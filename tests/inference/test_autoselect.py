@@ -1,11 +1,12 @@
 import json
 
+import numpy as np
 import pytest
 
 from gclenet.inference import autoselect
-from gclenet.inference.autoselect import CANDIDATES, allowed_candidates, choose_backend, measure, select_backend
+from gclenet.inference.autoselect import CANDIDATES, allowed_candidates, choose_backend, measure, select_backends
 
-VALIDATED = {"gclenet_int8": {"validation": {"accuracy_drop_points": 0.11, "agreement": 0.988, "images": 3589}}}
+VALIDATED = {"validation": {"accuracy_drop_points": 0.11, "agreement": 0.988, "images": 3589}}
 
 
 @pytest.fixture(autouse=True)
@@ -14,21 +15,23 @@ def _no_override(monkeypatch):
 
 
 def test_allowed_candidates():
-    allowed, excluded = allowed_candidates(bf16_fast=True, onnxruntime=True, int8_metadata=VALIDATED)
+    allowed, excluded = allowed_candidates(bf16_fast=True, onnx_fp32=True, int8_metadata=VALIDATED)
     assert allowed == list(CANDIDATES) and excluded == {}
-    allowed, excluded = allowed_candidates(bf16_fast=False, onnxruntime=True, int8_metadata=None)
+    allowed, excluded = allowed_candidates(bf16_fast=False, onnx_fp32=True, int8_metadata=None)
     assert allowed == ["torch-fp32", "onnx-fp32"] and set(excluded) == {"torch-bf16", "onnx-int8"}
-    allowed, _ = allowed_candidates(bf16_fast=False, onnxruntime=False, int8_metadata=VALIDATED)
-    assert allowed == ["torch-fp32"]
+    allowed, excluded = allowed_candidates(bf16_fast=False, onnx_fp32=False, int8_metadata=VALIDATED)
+    assert allowed == ["torch-fp32", "onnx-int8"] and "no fp32 ONNX" in excluded["onnx-fp32"]
+    allowed, excluded = allowed_candidates(bf16_fast=True, onnx_fp32=True, int8_metadata=VALIDATED, device="cuda")
+    assert allowed == ["torch-fp32", "torch-bf16"] and "CPU only" in excluded["onnx-int8"]
 
 
 @pytest.mark.parametrize("meta, why", [
-    ({"gclenet_int8": {"validation": {"accuracy_drop_points": 0.6, "agreement": 0.97, "images": 3589}}}, "loses 0.60"),
-    ({"gclenet_int8": {"format": "qdq"}}, "without a recorded validation"),
+    ({"validation": {"accuracy_drop_points": 0.6, "agreement": 0.97, "images": 3589}}, "loses 0.60"),
+    ({"format": "qdq"}, "without a recorded validation"),
     ({}, "without a recorded validation"),
 ])
 def test_int8_needs_a_recorded_validation_within_tolerance(meta, why):
-    allowed, excluded = allowed_candidates(bf16_fast=True, onnxruntime=True, int8_metadata=meta)
+    allowed, excluded = allowed_candidates(bf16_fast=True, onnx_fp32=True, int8_metadata=meta)
     assert "onnx-int8" not in allowed and why in excluded["onnx-int8"]
 
 
@@ -56,10 +59,10 @@ def _select(tmp_path, speeds, allowed=CANDIDATES, batch=32, **kwargs):
         return {name: speeds[name] for name in runners}
 
     runners = lambda: {name: (lambda x: x) for name in CANDIDATES}  # noqa: E731
-    selection = select_backend("model-a", batch, allowed, {}, runners, lambda name: None,
-                               cache=tmp_path / "backends.json", machine="test machine", measure_fn=fake_measure,
-                               **kwargs)
-    return selection, calls
+    selections = select_backends("model-a", [batch], allowed, {}, runners, lambda name, batch: None,
+                                 cache=tmp_path / "backends.json", machine="test machine", measure_fn=fake_measure,
+                                 **kwargs)
+    return selections[batch], calls
 
 
 def test_measured_once_then_cached_per_batch(tmp_path):
@@ -73,6 +76,27 @@ def test_measured_once_then_cached_per_batch(tmp_path):
     assert (other_batch.backend, other_batch.source) == ("torch-fp32", "measured") and calls
     data = json.loads((tmp_path / "backends.json").read_text())
     assert len(data) == 2 and all(key.startswith("test machine | model model-a | batch ") for key in data)
+
+
+def test_both_batch_shapes_are_measured_with_one_set_of_runners(tmp_path):
+    built = []
+
+    def runners():
+        built.append(1)
+        return {name: (lambda x: x) for name in CANDIDATES}
+
+    speeds = {1: {"torch-fp32": 10, "onnx-int8": 90}, 32: {"torch-fp32": 500, "onnx-int8": 90}}
+    chosen = select_backends("m", [1, 32], ["torch-fp32", "onnx-int8"], {}, runners, lambda name, batch: batch,
+                             cache=tmp_path / "c.json", machine="x",
+                             measure_fn=lambda runners, make_batch, batch: speeds[make_batch("torch-fp32")])
+    assert built == [1] and (chosen[1].backend, chosen[32].backend) == ("onnx-int8", "torch-fp32")
+
+
+def test_one_allowed_candidate_needs_no_measurement(tmp_path):
+    selection, calls = _select(tmp_path, {}, allowed=["torch-fp32"])
+    assert (selection.backend, selection.source, calls) == ("torch-fp32", "only", [])
+    with pytest.raises(ValueError, match="no classifier backend is allowed"):
+        _select(tmp_path, {}, allowed=[])
 
 
 def test_cache_is_remeasured_when_allowed_set_changes_or_refresh(tmp_path):
@@ -108,6 +132,9 @@ def test_cache_path_follows_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("GCLENET_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert autoselect.cache_path() == tmp_path / "x" / "gclenet" / "backends.json"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert autoselect.cache_path() == tmp_path / "home" / ".cache" / "gclenet" / "backends.json"
 
 
 def test_measure_ranks_a_faster_runner_higher():
@@ -119,18 +146,49 @@ def test_measure_ranks_a_faster_runner_higher():
     assert speeds["fast"] > 2 * speeds["slow"] and 8 / 0.004 / 2 < speeds["slow"] <= 8 / 0.004 * 1.01
 
 
-def test_model_id_tells_files_apart(tmp_path):
+def test_file_id_tells_files_apart(tmp_path):
+    from gclenet.inference.cache import file_id
+
     (tmp_path / "1").mkdir(), (tmp_path / "2").mkdir()
     a, b = tmp_path / "1" / "w.bin", tmp_path / "2" / "w.bin"  # same name and size, other bytes
     a.write_bytes(b"x" * 100)
     b.write_bytes(b"x" * 99 + b"y")
-    assert autoselect.model_id(a) != autoselect.model_id(b) and autoselect.model_id(a, None) == autoselect.model_id(a)
+    assert file_id(a) != file_id(b) and file_id(a, None) == file_id(a)
+    before = file_id(a)
+    a.write_bytes(b"z" * 100)  # rewritten in place: new contents, new time
+    assert file_id(a) != before
 
 
-def test_auto_select_measures_real_backends_once(random_weights, tmp_path, monkeypatch):
-    monkeypatch.setenv("GCLENET_CACHE_DIR", str(tmp_path))
-    first = autoselect.auto_select(random_weights, 4, 48)  # no ONNX model: PyTorch only
-    assert first.source == "measured" and first.backend in ("torch-fp32", "torch-bf16")
-    assert set(first.images_per_s) <= {"torch-fp32", "torch-bf16"} and "onnx-fp32" in first.excluded
-    again = autoselect.auto_select(random_weights, 4, 48)
-    assert (again.source, again.backend) == ("cache", first.backend)
+def test_auto_backend_measures_real_engines_once(random_weights):
+    from gclenet.inference.autoselect import AutoBackend
+
+    first = AutoBackend(random_weights)  # no ONNX model beside the weights: PyTorch only
+    assert {s.source for s in first.selections.values()} == {"measured"}
+    assert set(first.selections) == {1, 32} and first.selections[1].backend in ("torch-fp32", "torch-bf16")
+    assert "onnx-fp32" in first.selections[1].excluded and "onnx-int8" in first.selections[1].excluded
+    again = AutoBackend(random_weights)
+    assert [(s.source, s.backend) for s in again.selections.values()] == \
+        [("cache", s.backend) for s in first.selections.values()]
+    probs = again.classify([np.zeros((48, 48, 3), np.uint8)] * 7)  # a batch of 7: the batch-32 choice
+    assert probs.shape == (7, 7) and set(again._engines) == {again.selections[32].backend}
+    only = AutoBackend(random_weights, precision="fp32")
+    assert [s.source for s in only.selections.values()] == ["only", "only"]
+
+
+def test_a_stale_int8_file_of_other_weights_is_not_used(random_weights, tmp_path, caplog):
+    """An int8 model beside weights it was not made from (the weights were replaced) is refused."""
+    import shutil
+
+    from gclenet.inference.autoselect import AutoBackend
+    from gclenet.inference.export import save_weights
+    from gclenet.models import create_model
+    from tests.conftest import weights_info
+
+    pytest.importorskip("onnxscript")
+    from gclenet.inference.export import export_onnx
+
+    weights = shutil.copy(random_weights, tmp_path / "w.safetensors")
+    export_onnx(weights, tmp_path / "w.int8.onnx")  # stands in for an int8 file: what matters is its record
+    save_weights(create_model("gclenet"), weights_info(date="2099-01-01"), weights)  # new weights, same name
+    backend = AutoBackend(weights, precision="fp32")
+    assert "made from other weights" in caplog.text and "onnx-int8" not in backend._engines

@@ -1,12 +1,12 @@
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from gclenet.data.dataset import Sample
-from gclenet.inference.preprocess import preprocess_faces
-from gclenet.inference.recognizer import Recognizer
+from gclenet.data.registry import Sample
 from tests.conftest import weights_info
 
 ort = pytest.importorskip("onnxruntime")
@@ -26,16 +26,6 @@ def _faces(count, seed, size=48):
     return out
 
 
-@pytest.mark.parametrize("grayscale", [True, False])
-def test_preprocess_is_the_recognizers(grayscale):
-    info = weights_info(grayscale=grayscale, input_size=40)
-    crops = [*_faces(3, 0), np.random.default_rng(1).integers(0, 256, (30, 50, 3), dtype=np.uint8)]
-    expected = Recognizer._preprocess(SimpleNamespace(info=info), crops)  # the method, without a model
-    got = preprocess_faces(crops, info)
-    assert got.shape == (4, 3, 40, 40) and got.dtype == np.float32 and got.flags.c_contiguous
-    np.testing.assert_array_equal(got, expected.numpy())
-
-
 @pytest.fixture(scope="module", params=[48, pytest.param(96, marks=pytest.mark.slow)])
 def int8_model(request, tmp_path_factory):
     """Random weights (non-zero branches) at input ``size``, exported to int8 with a
@@ -49,12 +39,13 @@ def int8_model(request, tmp_path_factory):
     torch.manual_seed(0)
     weights = save_weights(create_model("gclenet", zero_init_branches=False).eval(),
                            weights_info(input_size=size), folder / "w.safetensors", half=False)
-    fp32 = export_onnx(weights, folder / "fp32.onnx")
+    fp32 = export_onnx(weights, folder / "w.onnx")
     faces = _faces(40, 2, size)
     labels = evaluate_onnx(fp32, faces)
-    int8 = export_int8_onnx(weights, folder / "int8.onnx", calibration=_faces(32, 3, size),
-                            validation=[Sample(f, int(y)) for f, y in zip(faces, labels)], fp32=fp32)
-    return SimpleNamespace(size=size, fp32=fp32, int8=int8, faces=faces)
+    int8 = export_int8_onnx(weights, folder / "w.int8.onnx", calibration=_faces(32, 3, size),
+                            validation=[Sample(f, int(y)) for f, y in zip(faces, labels)], validation_name="own",
+                            fp32=fp32)
+    return SimpleNamespace(size=size, weights=weights, fp32=fp32, int8=int8, faces=faces)
 
 
 def test_int8_model_is_quantised_and_close_to_fp32(int8_model):
@@ -63,7 +54,7 @@ def test_int8_model_is_quantised_and_close_to_fp32(int8_model):
     proto = onnx.load(str(int8_model.int8))
     ops = {n.op_type for n in proto.graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
-    x = preprocess_faces(int8_model.faces[:32], weights_info(input_size=int8_model.size))
+    x = weights_info(input_size=int8_model.size).transforms().numpy_batch(int8_model.faces[:32])
     sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
                 for p in (int8_model.fp32, int8_model.int8)]
     reference, quantized = (s.run(None, {"input": x})[0] for s in sessions)
@@ -83,10 +74,22 @@ def test_int8_metadata_records_how_and_how_well(int8_model):
     assert record["format"] == "qdq" and record["per_channel"] and record["calibration_images"] == 32
     validation = record["validation"]
     assert validation["images"] == 40 and validation["accuracy_fp32"] == 1.0  # labelled by fp32 itself
-    assert validation["agreement"] == validation["accuracy_int8"] >= 0.75
+    assert validation["agreement"] == validation["accuracy_int8"] >= 0.75 and validation["data"] == "own"
     assert validation["accuracy_drop_points"] == pytest.approx(100 * (1 - validation["agreement"]), abs=1e-3)
-    allowed, excluded = allowed_candidates(bf16_fast=False, onnxruntime=True, int8_metadata=meta)
+    allowed, excluded = allowed_candidates(bf16_fast=False, onnx_fp32=True, int8_metadata=record)
     assert ("onnx-int8" in allowed) == (validation["accuracy_drop_points"] <= 0.5)
+
+
+def test_onnxruntime_backend_runs_the_int8_model_beside_the_weights(int8_model):
+    from gclenet.inference.backends import create_backend
+
+    engine = create_backend("onnxruntime", int8_model.weights)  # precision auto: the int8 one is there
+    assert engine.name == "onnx-int8" and engine.path == int8_model.int8
+    fp32 = create_backend("onnxruntime", int8_model.weights, precision="fp32")
+    assert fp32.name == "onnx-fp32"
+    probs, reference = engine.classify(int8_model.faces[:8]), fp32.classify(int8_model.faces[:8])
+    assert probs.shape == (8, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert np.abs(probs - reference).max() < 0.2
 
 
 def test_quantize_refuses_unknown_settings_and_foreign_models(int8_model, tmp_path):
@@ -121,3 +124,29 @@ def test_calibration_images_are_a_fixed_sample(tmp_path):
     assert reader.get_next()["input"].shape == (2, 3, 48, 48)
     with pytest.raises(FileNotFoundError, match="no images"):
         calibration_images(tmp_path / "empty", 3)
+
+
+def test_export_int8_command_calibrates_validates_and_records(random_weights, tmp_path):
+    """One command from weights and data folders to the int8 file `backend auto` may choose."""
+    from PIL import Image
+
+    from gclenet.inference.quantize import INT8_KEY, read_onnx_metadata
+
+    for split, count in (("train", 6), ("test", 4)):
+        for label in ("happy", "sad"):
+            (tmp_path / "data" / split / label).mkdir(parents=True)
+            for i, face in enumerate(_faces(count, hash((split, label)) % 1000)):
+                Image.fromarray(face).save(tmp_path / "data" / split / label / f"{i}.png")
+    out = tmp_path / "w.int8.onnx"
+    result = subprocess.run([sys.executable, "-m", "gclenet", "export", "--weights", str(random_weights), "--format",
+                             "onnx", "--int8", "--calibration", str(tmp_path / "data" / "train"), "--validate",
+                             "folder", str(tmp_path / "data"), "test", "--out", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "folder test: fp32" in result.stderr and "top-1 agreement" in result.stderr
+    record = read_onnx_metadata(out)[INT8_KEY]
+    assert record["calibration_images"] == 12 and record["validation"]["images"] == 8
+    assert record["validation"]["data"] == "folder test"
+    refused = subprocess.run([sys.executable, "-m", "gclenet", "export", "--weights", str(random_weights), "--format",
+                              "onnx", "--int8", "--out", str(out)], capture_output=True, text=True)
+    assert refused.returncode == 2 and "--int8 needs --calibration" in refused.stderr
