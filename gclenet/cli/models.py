@@ -40,7 +40,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default="default", help="the gclenet weights (default: shipped)")
     p.add_argument("--baseline", action="append",
                    help="a checkpoint to show beside it, e.g. plain ResNet-34 (repeat for more columns)")
-    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn")
+    p.add_argument("--detector", choices=["mtcnn", "mtcnn-onnx", "mtcnn-torch", "haar", "none"], default="mtcnn")
     p.add_argument("--corruption", action="append", metavar="FAMILY[@SEVERITY]",
                    help="add a row with the face corrupted, e.g. eyes, mouth, rotation@30 (as in `robustness`)")
     p.add_argument("--names", nargs="+", help="column titles: --weights' model, then each --baseline's")

@@ -22,7 +22,11 @@ from gclenet.fileio import atomic_write_bytes, unique_stem
 __all__ = ["add_parsers", "add_predict_parser", "run_predict"]
 
 # Modules that import torch are imported inside the commands: building the parser, which
-# every command and every --help does, stays free of torch's ~2 s import.
+# every command and every --help does, stays free of torch's ~2 s import; so does
+# `predict` where the ONNX Runtime backend is chosen.
+DETECTOR_CHOICES = ["mtcnn", "mtcnn-onnx", "mtcnn-torch", "haar", "none"]
+DEFAULT_DETECT_EVERY = 5  # = gclenet.inference.stream's (not imported here: the parser stays light)
+DEFAULT_WINDOW = 5
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +41,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=port, default=7860)
     p.add_argument("--weights", default="default")
-    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn")
+    p.add_argument("--detector", choices=DETECTOR_CHOICES, default="mtcnn")
     p.add_argument("--max-file-size", default="5mb", help="upload cap, e.g. 5mb")
     p.set_defaults(func=run_serve)
 
@@ -46,10 +50,15 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="recognise expressions in images, folders, globs or videos")
     p.add_argument("inputs", nargs="*", help="image files, folders (searched recursively), globs, video files")
     p.add_argument("--weights", default="default", help="shipped weights (default), a .ckpt or .safetensors")
-    p.add_argument("--detector", choices=["mtcnn", "haar", "none"], default="mtcnn",
-                   help="face detector; 'none' treats each image as one cropped face")
-    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
-    p.add_argument("--onnx", help="ONNX model for --backend onnxruntime (default: beside the weights)")
+    p.add_argument("--detector", choices=DETECTOR_CHOICES, default="mtcnn",
+                   help="face detector: mtcnn (on ONNX Runtime; facenet-pytorch's with --backend torch), "
+                        "mtcnn-onnx, mtcnn-torch, haar; 'none' treats each image as one cropped face")
+    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
+                   help="classifier engine; auto: the fastest measured on this machine (once, then cached; "
+                        "`gclenet info` shows the choice)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"], default="auto",
+                   help="auto: what --backend chooses; int8 runs the int8 ONNX model, bf16 PyTorch autocast")
+    p.add_argument("--onnx", help="an ONNX model (fp32 or int8) to run (default: those beside the weights)")
     p.add_argument("--device", default="auto")
     p.add_argument("--min-face-size", type=int, default=40,
                    help="skip (and report) smaller faces, in pixels (the model sees 48 px faces)")
@@ -58,7 +67,15 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
     p.add_argument("--csv", help="write one row per face to this CSV file")
     p.add_argument("--out", help="write annotated images (and video outputs) here")
-    p.add_argument("--every", type=int, default=1, help="videos: analyse every Nth frame")
+    p.add_argument("--every", type=int, default=1, help="videos: analyse every Nth frame (the others are drawn "
+                   "with the latest faces)")
+    p.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="N",
+                   help="videos and webcam: run the detector every N frames and follow the faces in between "
+                        "(1: detect on every frame)")
+    p.add_argument("--smooth", type=int, default=DEFAULT_WINDOW, metavar="N",
+                   help="videos and webcam: smooth each face's probabilities over N frames (1: none)")
+    p.add_argument("--smoothing", choices=["mean", "ema"], default="mean",
+                   help="mean of the last N frames, or an exponential average of the same centre of mass")
     p.add_argument("--webcam", type=int, metavar="N", help="live window on camera N")
     p.set_defaults(func=run_predict)
 
@@ -105,7 +122,13 @@ def _recognizer(args: argparse.Namespace):  # noqa: ANN202 - a Recognizer, impor
     from gclenet.inference.recognizer import Recognizer
 
     return Recognizer(args.weights, device=args.device, detector=args.detector, backend=args.backend,
-                      onnx_path=args.onnx, min_face_size=args.min_face_size, tta=args.tta)
+                      precision=args.precision, onnx_path=args.onnx, min_face_size=args.min_face_size, tta=args.tta)
+
+
+def _tracking(args: argparse.Namespace) -> dict[str, Any]:
+    if args.detect_every < 1 or args.smooth < 1:
+        raise ValueError("--detect-every and --smooth take a number of frames, at least 1")
+    return {"detect_every": args.detect_every, "window": args.smooth, "smoothing": args.smoothing}
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -117,13 +140,14 @@ def run_predict(args: argparse.Namespace) -> int:
 
         try:
             require_display()  # before loading the model: no window, nothing to do
-            run_webcam(_recognizer(args), args.webcam)
+            run_webcam(_recognizer(args), args.webcam, **_tracking(args))
         except WebcamUnavailable as err:
             _warn(str(err))
         return 0
     if not args.inputs:
         _warn("no input: name image files, folders, globs or videos (or --webcam N)")
         return 2
+    tracking = _tracking(args)
     files, problems = expand_inputs(args.inputs)
     for line in problems:
         _warn(line)
@@ -168,7 +192,8 @@ def run_predict(args: argparse.Namespace) -> int:
         from gclenet.inference.video import analyse_video, summary_text
 
         try:
-            record = analyse_video(recognizer, path, out=out, every=args.every, stem=unique_stem(path.stem, video_stems))
+            record = analyse_video(recognizer, path, out=out, every=args.every,
+                                   stem=unique_stem(path.stem, video_stems), **tracking)
         except (OSError, ValueError) as err:
             _warn(str(err))
             failures += 1

@@ -23,7 +23,8 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 
 def annotate(image: np.ndarray, faces: list[FacePrediction], *, bars: bool = True) -> np.ndarray:
-    """RGB ``image`` with each face boxed and labelled, plus a probability bar chart."""
+    """RGB ``image`` with each face boxed and labelled, plus a probability bar chart (faces
+    followed over a video, with an ``id``, are captioned ``#id label``)."""
     canvas = Image.fromarray(image).convert("RGB")
     draw = ImageDraw.Draw(canvas)
     scale = max(1.0, min(canvas.size) / 400)
@@ -34,6 +35,8 @@ def annotate(image: np.ndarray, faces: list[FacePrediction], *, bars: bool = Tru
         width = max(2, int(2 * scale))
         draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
         caption = f"{face.label} {face.confidence:.0%}"
+        if getattr(face, "id", None) is not None:
+            caption = f"#{face.id} {caption}"
         tw, th = draw.textbbox((0, 0), caption, font=font)[2:]
         top = y1 - th - 4 if y1 - th - 4 >= 0 else y2
         draw.rectangle((x1, top, x1 + tw + 6, top + th + 4), fill=colour)

@@ -153,35 +153,37 @@ class Recognizer:
         self.skipped_small += len(faces) - len(kept)
         return kept
 
-    def _detect(self, arrays: list[np.ndarray]) -> list[list[tuple[Face, np.ndarray]]]:
-        """Per image, its faces large enough and their crops, largest first."""
+    def detect(self, images: list[np.ndarray]) -> list[list[Face]]:
+        """Per RGB image, its faces of at least ``min_face_size`` (the others are counted in
+        ``skipped_small``), largest first."""
         self.skipped_small = 0
-        detected = [self._keep_large(faces) for faces in self.detector.detect_batch(arrays)]
-        # An already-cropped face goes in whole and is resized (stretched) to the input as in
-        # training; squaring it first would show a non-square crop with padded sides.
-        return [[(f, a if self.detector.name == "none" else crop_face(a, f, margin=self.margin, align=self.align))
-                 for f in faces] for a, faces in zip(arrays, detected)]
+        return [self._keep_large(faces) for faces in self.detector.detect_batch(images)]
+
+    def crop(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """``face``'s crop as the model is shown it (before resizing): square, with the margin,
+        eyes levelled. An already-cropped face (detector ``none``) goes in whole and is resized
+        (stretched) to the input as in training; squaring it would show padded sides."""
+        return image if self.detector.name == "none" else crop_face(image, face, margin=self.margin, align=self.align)
+
+    def face_prediction(self, face: Face, probs: np.ndarray) -> FacePrediction:
+        """The record of ``face`` classified as ``probs`` (one row of :meth:`classify`)."""
+        return FacePrediction(
+            box=[round(v, 1) for v in face.box], score=round(face.score, 5),
+            label=self.classes[int(probs.argmax())], probs={c: float(v) for c, v in zip(self.classes, probs)},
+            landmarks=[list(pt) for pt in face.landmarks] if face.landmarks else None,
+        )
 
     def crop_faces(self, image: ImageInput) -> list[np.ndarray]:
         """The face crops of one image as the model is shown them (before resizing), largest first."""
-        return [crop for _, crop in self._detect([to_rgb_array(image)])[0]]
+        array = to_rgb_array(image)
+        return [self.crop(array, face) for face in self.detect([array])[0]]
 
     def predict_batch(self, images: list[ImageInput]) -> list[list[FacePrediction]]:
         """One list of :class:`FacePrediction` per image; all faces classified in batches."""
-        found = self._detect([to_rgb_array(im) for im in images])
-        probs = iter(self.classify([crop for faces in found for _, crop in faces]))
-        results = []
-        for faces in found:
-            predictions = []
-            for face, _ in faces:
-                p = next(probs)
-                predictions.append(FacePrediction(
-                    box=[round(v, 1) for v in face.box], score=round(face.score, 5),
-                    label=self.classes[int(p.argmax())], probs={c: float(v) for c, v in zip(self.classes, p)},
-                    landmarks=[list(pt) for pt in face.landmarks] if face.landmarks else None,
-                ))
-            results.append(predictions)
-        return results
+        arrays = [to_rgb_array(im) for im in images]
+        found = self.detect(arrays)
+        probs = iter(self.classify([self.crop(a, face) for a, faces in zip(arrays, found) for face in faces]))
+        return [[self.face_prediction(face, next(probs)) for face in faces] for faces in found]
 
     def predict(self, image: ImageInput) -> list[FacePrediction]:
         """Faces of one image (path, PIL image or RGB/gray uint8 array), largest first."""

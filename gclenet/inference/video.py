@@ -1,9 +1,11 @@
-"""Video and webcam: frames streamed through a :class:`Recognizer` in batches, constant memory.
+"""Video and webcam: frames streamed through a :class:`Recognizer`, faces followed between
+detector runs (:class:`~gclenet.inference.stream.FaceStream`), constant memory.
 
-Per analysed frame, the largest face's label and probabilities go to a CSV written as
-the video plays; the annotated video is written frame by frame; only per-class counts
-stay in memory. The probability plot is drawn from the CSV at the end. Nothing here
-prints: results are returned, and what cannot be done is raised.
+Per analysed frame and face, its id, box, whether the detector found it there, its
+probabilities and its smoothed label go to a CSV written as the video plays; the
+annotated video is written frame by frame; only per-class counts and per-id sums stay in
+memory. The probability plot is drawn from the CSV at the end. Nothing here prints:
+results are returned, and what cannot be done is raised.
 """
 
 from __future__ import annotations
@@ -19,10 +21,17 @@ import numpy as np
 from tqdm import tqdm
 
 from gclenet.fileio import atomic_write_bytes
-from gclenet.inference.recognizer import FacePrediction, Recognizer
+from gclenet.inference.recognizer import Recognizer
+from gclenet.inference.stream import DEFAULT_DETECT_EVERY, DEFAULT_WINDOW, FaceStream, TrackedFace
 
 __all__ = ["analyse_video", "summary_text", "plot_video_probabilities", "run_webcam", "require_display",
-           "WebcamUnavailable"]
+           "WebcamUnavailable", "CSV_COLUMNS"]
+
+# The per-frame CSV: one row per face and analysed frame (a frame without faces: one row,
+# face_id empty). faces: how many on the frame; detected: 1 where the detector found the
+# face on this frame (box and probabilities as `predict` gives them), 0 where the box is
+# the tracker's; then the frame's probabilities, and the label smoothed over the window.
+CSV_COLUMNS = ("frame", "time_s", "faces", "face_id", "detected", "x1", "y1", "x2", "y2", "label")
 
 
 class WebcamUnavailable(RuntimeError):
@@ -35,14 +44,35 @@ def _cv2():
     return cv2
 
 
-def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None, every: int = 1,
-                  batch_size: int = 8, progress: bool = True, stem: str | None = None) -> dict[str, Any]:
-    """Analyse every ``every``-th frame of ``path``; returns a summary record.
+def _rows(frame_index: int, fps: float, faces: list[TrackedFace], classes: list[str]) -> list[list[Any]]:
+    head = [frame_index, f"{frame_index / fps:.3f}", len(faces)]
+    if not faces:
+        return [head + [""] * (len(CSV_COLUMNS) - 3 + len(classes) + 1)]
+    return [head + [face.id, int(face.detected), *face.box, face.label, *(f"{face.probs[c]:.5f}" for c in classes),
+                    face.smoothed_label] for face in faces]
 
-    With ``out``: ``<stem>.annotated.mp4``, ``<stem>.frames.csv`` (one row per analysed
-    frame), ``<stem>.probabilities.png`` (expression probabilities over time) and
+
+def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None, every: int = 1,
+                  detect_every: int = DEFAULT_DETECT_EVERY, window: int = DEFAULT_WINDOW, smoothing: str = "mean",
+                  batch_size: int = 8, progress: bool = True, stem: str | None = None) -> dict[str, Any]:
+    """Analyse every ``every``-th frame of ``path``, following faces between detector runs;
+    returns a summary record.
+
+    Args:
+        every: frames between analysed frames; the others are drawn with the latest faces.
+        detect_every: the detector runs on an analysed frame when at least this many frames
+            passed since it last ran; in between, faces are followed by the tracker.
+        window, smoothing: probabilities smoothed per face over this many analysed frames
+            (``"mean"`` or ``"ema"``); 1: none.
+        batch_size: analysed frames detected in one batch.
+
+    With ``out``: ``<stem>.annotated.mp4`` (each face boxed with its id and smoothed label),
+    ``<stem>.frames.csv`` (one row per face and analysed frame: :data:`CSV_COLUMNS`, the
+    classes' probabilities, ``smoothed_label``), ``<stem>.probabilities.png`` and
     ``<stem>.summary.txt``; ``stem`` defaults to the video's file name without suffix.
-    The record counts ``broken_frames``: frames that could not be decoded and were skipped.
+    The record has the share of each (smoothed) expression of the largest face per
+    analysed frame (``summary``), one summary per face id (``faces``) and the count of
+    ``broken_frames``: frames that could not be decoded and were skipped.
 
     Raises:
         ValueError: the file cannot be opened as a video.
@@ -59,6 +89,7 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
     every = max(1, every)
     stem = stem or path.stem
     classes = recognizer.classes
+    stream = FaceStream(recognizer, detect_every=detect_every, window=window, smoothing=smoothing)
     writer = rows = csv_handle = None
     tmp_video = tmp_csv = None
     if out:
@@ -66,10 +97,10 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
         tmp_csv = out / f".{stem}.frames.csv.tmp"
         csv_handle = open(tmp_csv, "w", newline="")
         rows = csv.writer(csv_handle)
-        rows.writerow(["frame", "time_s", "faces", "label", *classes])
+        rows.writerow([*CSV_COLUMNS, *classes, "smoothed_label"])
     counts: Counter[str] = Counter()
     analysed = broken = failed_reads = index = 0
-    last_faces: list[FacePrediction] = []
+    last_faces: list[TrackedFace] = []
     # Frames wait here in order until the batch of frames to analyse is full; frames
     # between analysed ones are drawn with the latest faces. Capped, so that a large
     # --every cannot hold thousands of frames: then batches are just smaller.
@@ -78,19 +109,18 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
 
     def flush() -> None:
         nonlocal analysed, last_faces
-        chosen = [frame for _, frame, analyse in pending if analyse]
-        results = iter(recognizer.predict_batch(chosen) if chosen else [])
+        results = iter(stream.process([(i, frame) for i, frame, analyse in pending if analyse]))
         for frame_index, frame, analyse in pending:
             if analyse:
                 faces = last_faces = next(results)
                 analysed += 1
-                top = faces[0] if faces else None
-                counts[top.label if top else "no face"] += 1
+                top = max(faces, key=lambda f: f.box[2] - f.box[0], default=None)
+                counts[top.smoothed_label if top else "no face"] += 1
                 if rows is not None:
-                    rows.writerow([frame_index, f"{frame_index / fps:.3f}", len(faces), top.label if top else "",
-                                   *((f"{top.probs[c]:.5f}" for c in classes) if top else [""] * len(classes))])
+                    rows.writerows(_rows(frame_index, fps, faces, classes))
             if writer is not None:
-                writer.write(cv2.cvtColor(annotate(frame, last_faces, bars=True), cv2.COLOR_RGB2BGR))
+                writer.write(cv2.cvtColor(annotate(frame, [f.shown() for f in last_faces], bars=True),
+                                          cv2.COLOR_RGB2BGR))
         pending.clear()
 
     from gclenet.inference.annotate import annotate
@@ -136,7 +166,9 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
         raise ValueError(f"{path}: no frame could be decoded; the video is empty or unreadable")
     summary = {name: counts[name] / analysed for name in [*classes, "no face"] if counts[name]}
     record: dict[str, Any] = {"file": str(path), "type": "video", "fps": fps, "frames": index,
-                              "frames_analysed": analysed, "broken_frames": broken, "summary": summary}
+                              "frames_analysed": analysed, "broken_frames": broken, "summary": summary,
+                              "faces": [s.to_dict(classes) for s in stream.summaries()],
+                              "detect_every": detect_every, "window": window, "skipped_small": stream.skipped_small}
     if out:
         os.replace(tmp_csv, out / f"{stem}.frames.csv")
         if tmp_video is not None:
@@ -150,13 +182,22 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
 
 
 def summary_text(record: dict[str, Any]) -> str:
-    """One line on a video record: frames analysed and the share of each expression."""
-    shares = ", ".join(f"{name} {share:.0%}" for name, share in sorted(record["summary"].items(), key=lambda kv: -kv[1]))
-    return f"{record['file']}: {record['frames_analysed']} frames analysed; {shares}\n"
+    """A line on a video record (frames analysed, the share of each expression of the largest
+    face), then a line per face id."""
+    def shares(items: dict[str, float]) -> str:
+        return ", ".join(f"{name} {share:.0%}" for name, share in sorted(items.items(), key=lambda kv: -kv[1]))
+
+    lines = [f"{record['file']}: {record['frames_analysed']} frames analysed; {shares(record['summary'])}"]
+    for face in record.get("faces", []):
+        lines.append(f"  face #{face['id']}: frames {face['first_frame']}-{face['last_frame']} ({face['frames']} "
+                     f"analysed, {face['detections']} detected); {shares(face['label_shares'])}")
+    return "\n".join(lines) + "\n"
 
 
-def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *, max_points: int = 2000) -> Path:
-    """Expression probabilities of the largest face over time.
+def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *, max_points: int = 2000,
+                             max_faces: int = 4) -> Path:
+    """Expression probabilities over time, one panel per face id (the ``max_faces`` ids on
+    most frames; a CSV without ids is one face).
 
     Long videos are drawn from the means of consecutive frames (at most ``max_points``
     points per line), so memory does not grow with the video's length.
@@ -165,36 +206,42 @@ def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *,
     from gclenet.plotting import pyplot, save_figure
 
     plt = pyplot()
-
     with open(frames_csv, newline="") as handle:
-        rows = sum(1 for _ in handle) - 1
-    step = max(1, -(-rows // max_points))
-    times, probs, window = [], [], []
+        frames = Counter(row.get("face_id", "") for row in csv.DictReader(handle) if row["label"])
+    ids = [face_id for face_id, _ in frames.most_common(max_faces)]
+    steps = {face_id: max(1, -(-frames[face_id] // max_points)) for face_id in ids}
+    series: dict[str, tuple[list[float], list[np.ndarray]]] = {face_id: ([], []) for face_id in ids}
+    windows: dict[str, list[list[float]]] = {face_id: [] for face_id in ids}
 
-    def close_window() -> None:
-        if window:
-            mean = np.mean(window, axis=0)
-            times.append(float(mean[0]))
-            probs.append(mean[1:])
-            window.clear()
+    def close_window(face_id: str) -> None:
+        if windows[face_id]:
+            mean = np.mean(windows[face_id], axis=0)
+            series[face_id][0].append(float(mean[0]))
+            series[face_id][1].append(mean[1:])
+            windows[face_id].clear()
 
     with open(frames_csv, newline="") as handle:
         for row in csv.DictReader(handle):
-            if row["label"]:
-                window.append([float(row["time_s"]), *(float(row[c]) for c in classes)])
-                if len(window) == step:
-                    close_window()
-    close_window()
-    fig, ax = plt.subplots(figsize=(10, 3.5))
-    if probs:
-        series = np.asarray(probs)
-        for i, name in enumerate(classes):
-            colour = tuple(v / 255 for v in CLASS_COLOURS.get(name, (0, 0, 0)))
-            ax.plot(times, series[:, i], label=name, color=colour, linewidth=1.2)
-    title = f"expressions over time: {frames_csv.stem}" + (f" (means of {step} frames)" if step > 1 else "")
-    ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title=title)
-    ax.legend(loc="upper right", ncol=4, fontsize=8)
-    ax.grid(alpha=0.3)
+            face_id = row.get("face_id", "")
+            if row["label"] and face_id in windows:
+                windows[face_id].append([float(row["time_s"]), *(float(row[c]) for c in classes)])
+                if len(windows[face_id]) == steps[face_id]:
+                    close_window(face_id)
+    fig, axes = plt.subplots(max(1, len(ids)), 1, figsize=(10, 3.2 * max(1, len(ids))), squeeze=False)
+    for ax, face_id in zip(axes[:, 0], ids or [""]):
+        if face_id in series:
+            close_window(face_id)
+            times, probs = series[face_id]
+            for i, name in enumerate(classes):
+                colour = tuple(v / 255 for v in CLASS_COLOURS.get(name, (0, 0, 0)))
+                ax.plot(times, np.asarray(probs)[:, i], label=name, color=colour, linewidth=1.2)
+        step = steps.get(face_id, 1)
+        title = f"expressions over time: {frames_csv.stem}" + (f", face #{face_id}" if face_id else "") + \
+            (f" (means of {step} frames)" if step > 1 else "")
+        ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title=title)
+        ax.legend(loc="upper right", ncol=4, fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
     return save_figure(fig, png)
 
 
@@ -204,8 +251,10 @@ def require_display() -> None:
         raise WebcamUnavailable("the webcam window needs a display (no $DISPLAY); nothing to show")
 
 
-def run_webcam(recognizer: Recognizer, camera: int = 0) -> None:
-    """A live window of ``camera`` with each face boxed and labelled, until q or Esc.
+def run_webcam(recognizer: Recognizer, camera: int = 0, *, detect_every: int = DEFAULT_DETECT_EVERY,
+               window: int = DEFAULT_WINDOW, smoothing: str = "mean") -> None:
+    """A live window of ``camera`` with each face boxed, numbered and labelled (smoothed over
+    ``window`` frames; the detector every ``detect_every`` frames), until q or Esc.
 
     Raises:
         WebcamUnavailable: no display, the camera cannot be opened, or OpenCV has no GUI.
@@ -217,13 +266,16 @@ def run_webcam(recognizer: Recognizer, camera: int = 0) -> None:
         raise WebcamUnavailable(f"camera {camera} is not available")
     from gclenet.inference.annotate import annotate
 
+    stream = FaceStream(recognizer, detect_every=detect_every, window=window, smoothing=smoothing)
+    index = 0
     try:
         while True:
             ok, bgr = capture.read()
             if not ok:
                 break
             frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            shown = annotate(frame, recognizer.predict(frame))
+            shown = annotate(frame, [face.shown() for face in stream.process([(index, frame)])[0]])
+            index += 1
             try:
                 cv2.imshow("gclenet (q to quit)", cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
             except cv2.error:
