@@ -25,12 +25,10 @@ import numpy as np
 import torch
 
 from gclenet.inference.autoselect import measure
-from gclenet.inference.backends import TorchBackend
+from gclenet.inference.backends import TorchBackend, ort_threads
 from gclenet.inference.export import export_onnx, save_weights
-from gclenet.inference.preprocess import preprocess_faces
 from gclenet.inference.quantize import calibration_images, quantize_onnx, read_onnx_metadata
-from gclenet.models._pretrained import resolve_weights
-from gclenet.training.weights import build_model_from_checkpoint
+from gclenet.models.weights import load, read_weights_info, resolve_weights
 
 
 def _weights(name: str, input_size: int | None, tmp: Path) -> Path:
@@ -41,8 +39,9 @@ def _weights(name: str, input_size: int | None, tmp: Path) -> Path:
     else:
         path = resolve_weights(name)
     if input_size:
-        model, info = build_model_from_checkpoint(path)
-        path = save_weights(model, {**info, "input_size": input_size}, tmp / f"w{input_size}.safetensors", half=False)
+        model, info = load(path)  # training form: the file keeps its branches, loaders fold it
+        path = save_weights(model, info.with_metadata(input_size=input_size), tmp / f"w{input_size}.safetensors",
+                            half=False)
     return path
 
 
@@ -84,18 +83,19 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="validate on a fixed random subset of N images")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 32])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: one per core); "
-                        "PyTorch follows OMP_NUM_THREADS")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime threads (0: one per core; default: "
+                        "OMP_NUM_THREADS, as PyTorch and `predict` follow it)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
+    args.threads = ort_threads() if args.threads is None else args.threads
     if not (args.int8 or args.calibration):
         parser.error("pass --calibration DIR (training faces) or --int8 FILE")
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         weights = _weights(args.weights, args.input_size, tmp)
-        info = build_model_from_checkpoint(weights)[1]
-        size = info["input_size"]
+        info = read_weights_info(weights)
+        size = info.input_size
         fp32_onnx = export_onnx(weights, tmp / "fp32.onnx")
         int8_models = {"onnxruntime int8": Path(args.int8)} if args.int8 else {}
         for fmt in [] if args.int8 else args.formats:
@@ -124,14 +124,15 @@ def main() -> None:
             from gclenet.data.image_io import load_image
             from gclenet.data.registry import read_split
 
-            samples = read_split(args.dataset, args.root, args.split, info["classes"])
+            samples = read_split(args.dataset, args.root, args.split, list(info.classes))
             if args.limit and args.limit < len(samples):
                 keep = np.random.default_rng(0).choice(len(samples), args.limit, replace=False)
                 samples = [samples[i] for i in sorted(keep)]
             faces = [s.source if isinstance(s.source, np.ndarray) else np.asarray(load_image(s.source, "RGB"))
                      for s in samples]
             labels = np.array([s.label for s in samples])
-            preds = {name: np.concatenate([run(preprocess_faces(faces[i : i + 64], info)).argmax(1)
+            transform = info.transforms()
+            preds = {name: np.concatenate([run(transform.numpy_batch(faces[i : i + 64])).argmax(1)
                                            for i in range(0, len(faces), 64)]) for name, run in runners.items()}
             for name, p in preds.items():
                 results["accuracy"][name] = {"accuracy": float((p == labels).mean()),

@@ -33,5 +33,5 @@ def test_haar_fallback(astronaut):
 def test_no_face_and_unknown_detector():
     pytest.importorskip("facenet_pytorch")
     assert create_detector("mtcnn").detect(np.full((120, 160, 3), 127, dtype=np.uint8)) == []
-    with pytest.raises(ValueError, match="valid: mtcnn, haar, none"):
+    with pytest.raises(ValueError, match="valid: mtcnn, mtcnn-onnx, mtcnn-torch, haar, none"):
         create_detector("yolo")
