@@ -1,10 +1,11 @@
 """Accuracy through the public API, as a user gets it: `Recognizer(detector="none")` on a
 data set split of already-cropped faces (e.g. FER2013's PublicTest), several settings side
-by side: fp32, bf16 autocast, flip TTA, ONNX Runtime. Reports top-1 accuracy, how often
-each setting's top-1 differs from the first setting's, and images/s.
+by side: PyTorch fp32, bf16 autocast, flip TTA, ONNX Runtime fp32 (exported here) and int8
+(the model beside the weights, or --int8 FILE), and `auto` (what `predict` uses). Reports
+top-1 accuracy, how often each setting's top-1 differs from the first setting's, and images/s.
 
     python benchmarks/bench_accuracy.py --dataset fer2013 --root ../shared/data/fer2013 --split test \
-        --weights default --settings fp32 bf16 fp32+tta onnxruntime
+        --weights default --settings fp32 bf16 fp32+tta onnxruntime int8 auto
 """
 
 from __future__ import annotations
@@ -23,14 +24,18 @@ from gclenet.fileio import atomic_write_bytes
 from gclenet.inference.recognizer import Recognizer
 
 
-def _recognizer(weights: str, setting: str, tmp: Path) -> Recognizer:
+def _recognizer(weights: str, setting: str, tmp: Path, int8: str | None) -> Recognizer:
     if setting == "onnxruntime":
         from gclenet.inference.export import export_onnx
 
         onnx_path = export_onnx(weights, tmp / "model.onnx")
         return Recognizer(weights, detector="none", backend="onnxruntime", onnx_path=onnx_path)
+    if setting == "int8":
+        return Recognizer(weights, detector="none", backend="onnxruntime", precision="int8", onnx_path=int8)
+    if setting == "auto":
+        return Recognizer(weights, detector="none")
     precision, _, tta = setting.partition("+")
-    return Recognizer(weights, detector="none", precision=precision, tta=tta == "tta")
+    return Recognizer(weights, detector="none", backend="torch", precision=precision, tta=tta == "tta")
 
 
 def main() -> None:
@@ -40,7 +45,8 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--weights", default="default")
     parser.add_argument("--settings", nargs="+", default=["fp32", "bf16"],
-                        help="fp32, bf16, fp32+tta, bf16+tta, onnxruntime")
+                        help="fp32, bf16, fp32+tta, bf16+tta (PyTorch), onnxruntime (fp32 ONNX), int8, auto")
+    parser.add_argument("--int8", help="the int8 ONNX model for the int8 setting (default: beside the weights)")
     parser.add_argument("--batch", type=int, default=256, help="images per predict_batch call")
     parser.add_argument("--limit", type=int, help="a fixed random subset of N images (a quick look)")
     parser.add_argument("--json", help="also write the results here")
@@ -50,7 +56,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results, reference = {}, None
         for setting in args.settings:
-            recognizer = _recognizer(args.weights, setting, Path(tmp))
+            recognizer = _recognizer(args.weights, setting, Path(tmp), args.int8)
             if samples is None:
                 samples = read_split(args.dataset, args.root, args.split, recognizer.classes)
                 if args.limit and args.limit < len(samples):

@@ -57,3 +57,47 @@ def random_weights(tmp_path_factory):
     model = create_model("gclenet", zero_init_branches=False).eval()
     path = tmp_path_factory.mktemp("weights") / "random.safetensors"
     return save_weights(model, weights_info(), path, half=False)
+
+
+def smooth_faces(count, seed, size=48):
+    """Smooth random 'faces' (blurred noise, various sizes): activations like an image's, not white noise's."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(count):
+        side = size + 8 * (i % 3)
+        noise = Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8))
+        out.append(np.asarray(noise.filter(ImageFilter.GaussianBlur(2))))
+    return out
+
+
+def make_int8_model(folder, size=48):
+    """Random weights (non-zero branches) at input ``size`` with their fp32 ONNX export beside
+    them (``w.onnx``) and an int8 one (``w.int8.onnx``), validated on faces labelled by the
+    fp32 model itself (needs onnx and onnxscript: export tooling)."""
+    from types import SimpleNamespace
+
+    from gclenet.data.registry import Sample
+    from gclenet.inference.export import export_onnx
+    from gclenet.inference.quantize import evaluate_onnx, export_int8_onnx
+
+    torch.manual_seed(0)
+    weights = save_weights(create_model("gclenet", zero_init_branches=False).eval(),
+                           weights_info(input_size=size), folder / "w.safetensors", half=False)
+    fp32 = export_onnx(weights, folder / "w.onnx")
+    faces = smooth_faces(40, 2, size)
+    labels = evaluate_onnx(fp32, faces)
+    int8 = export_int8_onnx(weights, folder / "w.int8.onnx", calibration=smooth_faces(32, 3, size),
+                            validation=[Sample(f, int(y)) for f, y in zip(faces, labels)], validation_name="own",
+                            fp32=fp32)
+    return SimpleNamespace(size=size, weights=weights, fp32=fp32, int8=int8, faces=faces)
+
+
+@pytest.fixture(scope="session")
+def int8_model_48(tmp_path_factory):
+    """:func:`make_int8_model` at 48 px, once per session."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    return make_int8_model(tmp_path_factory.mktemp("int8_48"))

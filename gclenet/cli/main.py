@@ -5,6 +5,7 @@
 * :mod:`gclenet.cli.evaluation`: ``evaluate``, ``robustness``
 * :mod:`gclenet.cli.models`: ``complexity``, ``export``, ``cam``
 * :mod:`gclenet.cli.data`: ``data list``, ``data summary``, ``data check``
+* :mod:`gclenet.cli.info`: ``info`` (versions, machine, weights, the backend ``auto`` picks)
 
 Building the parser imports no torch: each command imports what it needs when it runs.
 """
@@ -16,14 +17,14 @@ import logging
 import os
 import sys
 
-from gclenet.cli import data, evaluation, models, predict, training
+from gclenet.cli import data, evaluation, info, models, predict, training
 
 __all__ = ["main", "build_parser"]
 
-GROUPS = (predict, training, evaluation, models, data)
+GROUPS = (predict, training, evaluation, models, data, info)
 
 
-def _versions() -> str:
+def versions() -> str:
     """What a bug report needs, without importing torch (which would slow every --help)."""
     from importlib.metadata import PackageNotFoundError, version
 
@@ -41,11 +42,29 @@ def _versions() -> str:
     return f"gclenet {__version__} (Python {sys.version.split()[0]}; {', '.join(deps + [runtime])})"
 
 
+def backend_line(weights: str = "default") -> str:
+    """The classifier backend ``predict`` uses here, as far as known without measuring (the
+    cache of earlier measurements): one line for ``--version``."""
+    from gclenet.inference.autoselect import cached_backends
+
+    try:
+        chosen = cached_backends(weights)
+    except (OSError, ValueError) as err:  # e.g. a missing weights file: --version still answers
+        return f"classifier backend: unknown ({err})"
+    if not chosen:
+        return "classifier backend: not measured on this machine yet (`gclenet info` measures, in seconds)"
+    parts = ", ".join(f"{s.backend} at batch {b} [{s.source}{' ' + s.measured_on if s.measured_on else ''}]"
+                      for b, s in chosen.items())
+    which = "shipped weights" if weights == "default" else weights
+    return f"classifier backend (auto, {which}): {parts}; `gclenet info --refresh` measures again"
+
+
 class _VersionAction(argparse.Action):
     """``--version``, looked up only when asked for."""
 
     def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
-        print(_versions())
+        print(versions())
+        print(backend_line())
         parser.exit()
 
 

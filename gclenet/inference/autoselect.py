@@ -34,7 +34,7 @@ from gclenet.inference.cache import cache_dir, file_id
 from gclenet.models.weights import read_weights_info, resolve_weights
 
 __all__ = ["CANDIDATES", "Selection", "AutoBackend", "allowed_candidates", "choose_backend", "measure",
-           "select_backends", "machine_id", "cache_path", "ENV_BACKEND", "MEASURED_BATCHES", "SMALL_BATCH",
+           "select_backends", "cached_backends", "machine_id", "cache_path", "ENV_BACKEND", "MEASURED_BATCHES", "SMALL_BATCH",
            "TOLERANCE_POINTS"]
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ def _write_cache(path: Path, data: dict[str, Any]) -> None:
 def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], excluded: Mapping[str, str],
                     runners: Callable[[], Mapping[str, Runner]], make_batch: Callable[[str, int], Any], *,
                     cache: Path | None = None, refresh: bool = False, machine: str | None = None,
-                    measure_fn: Callable[..., dict[str, float]] = measure) -> dict[int, Selection]:
+                    measure_fn: Callable[..., dict[str, float]] | None = None) -> dict[int, Selection]:
     """The backend for ``model`` at each of ``batches``: from ``$GCLENET_BACKEND``, else the only
     allowed one, else from the cache, else measured (then cached).
 
@@ -207,7 +207,7 @@ def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], 
             (building them costs seconds: the model, the ONNX sessions), at most once.
         make_batch: (candidate name, batch size) -> an input batch.
         refresh: measure even where the cache has an answer.
-        measure_fn: the measurement (tests inject timings here).
+        measure_fn: the measurement (default :func:`measure`; tests inject timings here).
 
     Raises:
         ValueError: ``$GCLENET_BACKEND`` names no candidate, or one not allowed here; nothing is allowed.
@@ -236,7 +236,7 @@ def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], 
     if missing:
         built = {name: run for name, run in runners().items() if name in allowed}
         for b in missing:
-            speeds = measure_fn(built, lambda name, b=b: make_batch(name, b), batch=b)
+            speeds = (measure_fn or measure)(built, lambda name, b=b: make_batch(name, b), batch=b)
             out[b] = Selection(choose_backend(speeds, allowed), b, "measured", speeds, dict(excluded),
                                _dt.date.today().isoformat())
             data[f"{machine} | model {model} | batch {b}"] = {
@@ -244,6 +244,37 @@ def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], 
                 "measured_on": out[b].measured_on}
         _write_cache(cache, data)
     return {b: out[b] for b in batches}
+
+
+def cached_backends(weights: str | Path = "default", device: str = "cpu") -> dict[int, Selection]:
+    """What ``backend="auto"`` chose for ``weights`` on this machine, from the cache only: no
+    model is built, nothing measured (for ``gclenet --version``, which must stay instant).
+
+    Empty where nothing was measured yet, or ``$GCLENET_BACKEND``'s choice where it is set.
+    The cache key names the ONNX models that were allowed; which ones were is not known
+    without opening them, so every combination of the ones beside the weights is tried.
+    """
+    from itertools import combinations
+
+    forced = os.environ.get(ENV_BACKEND)
+    if forced:
+        return {b: Selection(forced, b, "env") for b in MEASURED_BATCHES}
+    path = resolve_weights(weights)
+    onnx = [p for p in (onnx_path_for(path), int8_path_for(path)) if p.is_file()] if device == "cpu" else []
+    if not onnx:
+        from gclenet.hardware import fast_bf16_available
+
+        if not fast_bf16_available(device):  # eager fp32 is the only candidate: nothing to measure
+            return {b: Selection("torch-fp32", b, "only") for b in MEASURED_BATCHES}
+    data, machine = _read_cache(cache_path()), machine_id(device)
+    for n in range(len(onnx), -1, -1):
+        for files in combinations(onnx, n):
+            model = file_id(path, *files)
+            entries = {b: data.get(f"{machine} | model {model} | batch {b}") for b in MEASURED_BATCHES}
+            if all(entries.values()):
+                return {b: Selection(e["backend"], b, "cache", e.get("images_per_s", {}), measured_on=e.get("measured_on"))
+                        for b, e in entries.items()}
+    return {}
 
 
 class AutoBackend:

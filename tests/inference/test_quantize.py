@@ -1,51 +1,25 @@
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 
-from gclenet.data.registry import Sample
-from tests.conftest import weights_info
+from tests.conftest import make_int8_model, smooth_faces, weights_info
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 
 def _faces(count, seed, size=48):
-    """Smooth random 'faces' (blurred noise, various sizes): activations like an image's, not white noise's."""
-    from PIL import Image, ImageFilter
-
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(count):
-        side = size + 8 * (i % 3)
-        noise = Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8))
-        out.append(np.asarray(noise.filter(ImageFilter.GaussianBlur(2))))
-    return out
+    return smooth_faces(count, seed, size)
 
 
 @pytest.fixture(scope="module", params=[48, pytest.param(96, marks=pytest.mark.slow)])
 def int8_model(request, tmp_path_factory):
-    """Random weights (non-zero branches) at input ``size``, exported to int8 with a
-    validation on faces labelled by the fp32 model itself."""
-    from gclenet.inference.export import export_onnx, save_weights
-    from gclenet.inference.quantize import evaluate_onnx, export_int8_onnx
-    from gclenet.models import create_model
-
-    size = request.param
-    folder = tmp_path_factory.mktemp(f"int8_{size}")
-    torch.manual_seed(0)
-    weights = save_weights(create_model("gclenet", zero_init_branches=False).eval(),
-                           weights_info(input_size=size), folder / "w.safetensors", half=False)
-    fp32 = export_onnx(weights, folder / "w.onnx")
-    faces = _faces(40, 2, size)
-    labels = evaluate_onnx(fp32, faces)
-    int8 = export_int8_onnx(weights, folder / "w.int8.onnx", calibration=_faces(32, 3, size),
-                            validation=[Sample(f, int(y)) for f, y in zip(faces, labels)], validation_name="own",
-                            fp32=fp32)
-    return SimpleNamespace(size=size, weights=weights, fp32=fp32, int8=int8, faces=faces)
+    """The session's int8 model at 48 px, and one at 96 (the network is fully convolutional)."""
+    if request.param == 48:
+        return request.getfixturevalue("int8_model_48")
+    return make_int8_model(tmp_path_factory.mktemp("int8_96"), size=96)
 
 
 def test_int8_model_is_quantised_and_close_to_fp32(int8_model):
