@@ -159,9 +159,10 @@ def test_file_id_tells_files_apart(tmp_path):
     assert file_id(a) != before
 
 
-def test_auto_backend_measures_real_engines_once(random_weights):
+def test_auto_backend_measures_real_engines_once(random_weights, tmp_path, monkeypatch):
     from gclenet.inference.autoselect import AutoBackend
 
+    monkeypatch.setenv("GCLENET_CACHE_DIR", str(tmp_path))  # earlier tests may have measured these weights
     first = AutoBackend(random_weights)  # no ONNX model beside the weights: PyTorch only
     assert {s.source for s in first.selections.values()} == {"measured"}
     assert set(first.selections) == {1, 32} and first.selections[1].backend in ("torch-fp32", "torch-bf16")
