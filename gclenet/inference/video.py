@@ -9,6 +9,7 @@ prints: results are returned, and what cannot be done is raised.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import sys
 from collections import Counter
@@ -68,6 +69,7 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
         rows = csv.writer(csv_handle)
         rows.writerow(["frame", "time_s", "faces", "label", *classes])
     counts: Counter[str] = Counter()
+    prob_sum = np.zeros(len(classes))  # the largest face's probabilities, summed over frames with a face
     analysed = broken = failed_reads = index = 0
     last_faces: list[FacePrediction] = []
     # Frames wait here in order until the batch of frames to analyse is full; frames
@@ -86,6 +88,8 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
                 analysed += 1
                 top = faces[0] if faces else None
                 counts[top.label if top else "no face"] += 1
+                if top:
+                    np.add(prob_sum, [top.probs[c] for c in classes], out=prob_sum)
                 if rows is not None:
                     rows.writerow([frame_index, f"{frame_index / fps:.3f}", len(faces), top.label if top else "",
                                    *((f"{top.probs[c]:.5f}" for c in classes) if top else [""] * len(classes))])
@@ -135,13 +139,16 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
                 tmp.unlink(missing_ok=True)
         raise ValueError(f"{path}: no frame could be decoded; the video is empty or unreadable")
     summary = {name: counts[name] / analysed for name in [*classes, "no face"] if counts[name]}
+    with_face = analysed - counts["no face"]
+    mean_probs = {c: float(prob_sum[i] / with_face) for i, c in enumerate(classes)} if with_face else {}
     record: dict[str, Any] = {"file": str(path), "type": "video", "fps": fps, "frames": index,
-                              "frames_analysed": analysed, "broken_frames": broken, "summary": summary}
+                              "frames_analysed": analysed, "broken_frames": broken, "summary": summary,
+                              "mean_probs": mean_probs}
     if out:
         os.replace(tmp_csv, out / f"{stem}.frames.csv")
         if tmp_video is not None:
             os.replace(tmp_video, out / f"{stem}.annotated.mp4")
-        plot_video_probabilities(out / f"{stem}.frames.csv", out / f"{stem}.probabilities.png", classes)
+        plot_video_probabilities(out / f"{stem}.frames.csv", out / f"{stem}.probabilities.png", classes, video=path.name)
         record["outputs"] = [str(out / f"{stem}.{s}") for s in ("annotated.mp4", "frames.csv", "probabilities.png",
                                                                 "summary.txt")]
         text = summary_text(record).encode("utf-8", "surrogateescape")
@@ -150,21 +157,29 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
 
 
 def summary_text(record: dict[str, Any]) -> str:
-    """One line on a video record: frames analysed and the share of each expression."""
+    """A video record in words: the share of frames in which each expression was the largest
+    face's most likely one, and the mean probability of each class over the frames with a face."""
     shares = ", ".join(f"{name} {share:.0%}" for name, share in sorted(record["summary"].items(), key=lambda kv: -kv[1]))
-    return f"{record['file']}: {record['frames_analysed']} frames analysed; {shares}\n"
+    lines = [f"{record['file']}: {record['frames_analysed']} frames analysed; share of frames by the largest "
+             f"face's expression: {shares}"]
+    mean_probs = record.get("mean_probs") or {}
+    if mean_probs:
+        with_face = round(record["frames_analysed"] * (1 - record["summary"].get("no face", 0.0)))
+        means = ", ".join(f"{name} {p:.2f}" for name, p in sorted(mean_probs.items(), key=lambda kv: -kv[1]))
+        lines.append(f"  mean probability over the {with_face} frame(s) with a face: {means}")
+    return "\n".join(lines) + "\n"
 
 
-def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *, max_points: int = 2000) -> Path:
-    """Expression probabilities of the largest face over time.
+def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *, max_points: int = 2000,
+                             video: str | None = None) -> Path:
+    """Expression probabilities of the largest face over time, titled with the video's name
+    (``video``; by default the name the frames CSV was given after it), the legend beside the axes.
 
     Long videos are drawn from the means of consecutive frames (at most ``max_points``
     points per line), so memory does not grow with the video's length.
     """
     from gclenet.inference.annotate import CLASS_COLOURS
-    from gclenet.plotting import pyplot, save_figure
-
-    plt = pyplot()
+    from gclenet.inference.linechart import line_chart
 
     with open(frames_csv, newline="") as handle:
         rows = sum(1 for _ in handle) - 1
@@ -185,17 +200,15 @@ def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *,
                 if len(window) == step:
                     close_window()
     close_window()
-    fig, ax = plt.subplots(figsize=(10, 3.5))
-    if probs:
-        series = np.asarray(probs)
-        for i, name in enumerate(classes):
-            colour = tuple(v / 255 for v in CLASS_COLOURS.get(name, (0, 0, 0)))
-            ax.plot(times, series[:, i], label=name, color=colour, linewidth=1.2)
-    title = f"expressions over time: {frames_csv.stem}" + (f" (means of {step} frames)" if step > 1 else "")
-    ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title=title)
-    ax.legend(loc="upper right", ncol=4, fontsize=8)
-    ax.grid(alpha=0.3)
-    return save_figure(fig, png)
+    series = np.asarray(probs).reshape(len(probs), len(classes))
+    name = video or frames_csv.name.removesuffix(".frames.csv")
+    title = f"{name}: expression probabilities of the largest face" + (f" (means of {step} frames)" if step > 1 else "")
+    chart = line_chart(times, {c: series[:, i].tolist() for i, c in enumerate(classes)}, CLASS_COLOURS, title=title,
+                       xlabel="time (s)", ylabel="probability", empty_note="no face in any analysed frame")
+    buffer = io.BytesIO()
+    chart.save(buffer, format="PNG")
+    atomic_write_bytes(png, lambda handle: handle.write(buffer.getvalue()))
+    return png
 
 
 def require_display() -> None:
