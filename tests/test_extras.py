@@ -62,6 +62,7 @@ def run_without_extras(code: str, tmp_path: Path) -> subprocess.CompletedProcess
                           cwd=tmp_path, timeout=600)
 
 
+@pytest.mark.slow
 def test_core_path_runs_without_any_extra(random_weights, tmp_path):
     cv2 = pytest.importorskip("cv2")
     writer = cv2.VideoWriter(str(tmp_path / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))

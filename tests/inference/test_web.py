@@ -77,6 +77,7 @@ def test_serve_refuses_a_port_that_cannot_exist(capsys):
     assert exit_info.value.code == 2 and "70000 is not a TCP port" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_corrupt_upload_leaves_one_line_in_the_server_log(random_weights, tmp_path):
     """`gclenet serve` as a user runs it: the log says what was rejected, once, without a traceback."""
     import os

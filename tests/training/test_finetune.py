@@ -27,6 +27,7 @@ def shipped_weights_or_skip() -> None:
         pytest.skip("no shipped weights in this checkout")
 
 
+@pytest.mark.slow
 def test_shipped_weights_on_three_classes_of_ones_own_in_one_command(tmp_path):
     shipped_weights_or_skip()
     own = class_folders(tmp_path / "own", {"grin": 8, "frown": 8, "blank": 8}, mode="RGB")
