@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["line_chart", "nice_ticks"]
+__all__ = ["line_chart", "nice_ticks", "stack_charts"]
 
 _SCALE = 2  # drawn at twice the size and scaled down: smooth lines without an anti-aliasing renderer
 _GRID, _AXES, _TEXT = (225, 225, 225), (90, 90, 90), (20, 20, 20)
@@ -77,3 +77,15 @@ def line_chart(x: Sequence[float], series: Mapping[str, Sequence[float]], colour
         draw.line([(right + 14 * s, y), (right + 32 * s, y)], fill=colour, width=3 * s)
         draw.text((right + 38 * s, y), name, fill=_TEXT, font=font, anchor="lm")
     return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def stack_charts(charts: Sequence[Image.Image]) -> Image.Image:
+    """Charts one above the other (e.g. a panel per face of a video), as one picture."""
+    if not charts:
+        raise ValueError("no chart to stack")
+    stacked = Image.new("RGB", (max(c.width for c in charts), sum(c.height for c in charts)), "white")
+    top = 0
+    for chart in charts:
+        stacked.paste(chart, (0, top))
+        top += chart.height
+    return stacked

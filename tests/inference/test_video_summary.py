@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from gclenet.inference.linechart import line_chart, nice_ticks
+from gclenet.inference.linechart import line_chart, nice_ticks, stack_charts
 from gclenet.inference.video import plot_video_probabilities, summary_text
 
 
@@ -45,3 +45,9 @@ def test_the_plot_is_titled_with_the_video_and_survives_no_face(tmp_path):
 def test_ticks_are_round_and_cover_the_range():
     assert nice_ticks(0.0, 1.0, most=5) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert nice_ticks(0.0, 37.0) == [0, 5, 10, 15, 20, 25, 30, 35]
+
+
+def test_panels_stack_one_above_the_other():
+    panels = [line_chart([0.0, 1.0], {"a": [0.2, 0.8]}, {}, title=f"face #{i}", xlabel="x", ylabel="y",
+                         size=(300, 100)) for i in range(3)]
+    assert stack_charts(panels).size == (300, 300)
