@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "remove_stale_temporaries", "unique_stem"]
+__all__ = ["atomic_write_bytes", "remove_stale_temporaries"]
 
 
 def atomic_write_bytes(path: str | Path, write: Any) -> None:
@@ -33,13 +33,3 @@ def remove_stale_temporaries(path: str | Path) -> None:
     path = Path(path)
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
-
-
-def unique_stem(stem: str, used: set[str]) -> str:
-    """``stem``, or ``stem_1``, ``stem_2``... the first not in ``used`` (which it joins), so
-    that outputs of ``a/face.jpg`` and ``b/face.jpg`` do not overwrite each other."""
-    name, n = stem, 1
-    while name in used:
-        name, n = f"{stem}_{n}", n + 1
-    used.add(name)
-    return name

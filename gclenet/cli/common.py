@@ -1,10 +1,27 @@
-"""What several command groups share: reader options from the command line, the data set help."""
+"""What several command groups share: commands that need a pip extra, reader options from the
+command line, the data set help."""
 
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["options", "datasets_help", "port"]
+from gclenet.extras import needs
+
+__all__ = ["add_command", "options", "datasets_help", "port"]
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, help: str, *, extra: str | None = None,
+                what: str | None = None) -> argparse.ArgumentParser:
+    """A sub-command; one that needs ``extra`` says so in the command list and its ``--help``
+    (``what``: which part of it does, when not all of it), and a missing package of that extra
+    is reported as its ``pip install`` (see ``main``)."""
+    if extra is None:
+        return sub.add_parser(name, help=help)
+    sentence = needs(extra, what or "This command")
+    label = f"[{extra}]" if what is None else f"[{extra} for {what}]"
+    parser = sub.add_parser(name, help=f"{help} {label}", description=f"{help[:1].upper() + help[1:]}. {sentence}.")
+    parser.set_defaults(extra=extra)
+    return parser
 
 
 def options(items: list[str] | None) -> dict:

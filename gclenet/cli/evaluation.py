@@ -6,14 +6,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from gclenet.cli.common import datasets_help, options
+from gclenet.cli.common import add_command, datasets_help, options
 
 __all__ = ["add_parsers", "write_evaluation"]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     datasets = datasets_help()
-    p = sub.add_parser("evaluate", help="metrics, confusion matrix and curves of a trained model on a data set")
+    p = add_command(sub, "evaluate", "metrics, confusion matrix and curves of a trained model on a data set",
+                    extra="train")
     p.add_argument("--checkpoint", required=True, help="a run's .ckpt or exported .safetensors weights")
     p.add_argument("--dataset", help=datasets + "; default: the one the checkpoint was trained on")
     p.add_argument("--root", help="default: the checkpoint's, for the data set it was trained on")
@@ -29,7 +30,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write report.json, confusion matrices and training curves (PNG) here")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("robustness", help="accuracy under occlusion, pose and quality corruptions")
+    p = add_command(sub, "robustness", "accuracy under occlusion, pose and quality corruptions", extra="train")
     p.add_argument("--checkpoint", action="append", required=True, help="repeat to compare models side by side")
     p.add_argument("--name", action="append", help="display name per checkpoint")
     p.add_argument("--dataset", required=True, help=datasets)

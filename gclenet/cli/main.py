@@ -8,6 +8,8 @@
 * :mod:`gclenet.cli.info`: ``info`` (versions, machine, weights, the backend ``auto`` picks)
 
 Building the parser imports no torch: each command imports what it needs when it runs.
+A command that needs a pip extra says so in its ``--help`` and sets ``extra`` in its
+defaults; if the extra is missing, it stops with one line naming the ``pip install``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import sys
 
 from gclenet.cli import data, evaluation, info, models, predict, training
+from gclenet.extras import missing_package_hint
 
 __all__ = ["main", "build_parser"]
 
@@ -82,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except ModuleNotFoundError as err:  # an optional package (a pip extra) not installed
+        hint = missing_package_hint(err.name, getattr(args, "extra", None))
+        if hint is None:  # no extra provides it: a broken install or a bug, shown in full
+            raise
+        print(f"gclenet {args.command}: error: {hint}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # output piped into `head` and the like: stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

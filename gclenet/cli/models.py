@@ -6,18 +6,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from gclenet.cli.common import add_command
+
 __all__ = ["add_parsers"]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("complexity", help="parameters and MACs of the four main variants, beside the paper's")
+    p = add_command(sub, "complexity", "parameters and MACs of the four main variants, beside the paper's",
+                    extra="train", what="--plot")
     p.add_argument("--input-size", type=int, default=224)
     p.add_argument("--num-classes", type=int, default=7)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument("--plot", metavar="PNG", help="also draw parameters and MACs as bar charts (paper Fig. 14-15)")
     p.set_defaults(func=_cmd_complexity)
 
-    p = sub.add_parser("export", help="export trained weights: safetensors, ONNX (fp32 or int8) or TorchScript")
+    p = add_command(sub, "export", "export trained weights: safetensors, ONNX (fp32 or int8) or TorchScript",
+                    extra="export", what="--format onnx")
     p.add_argument("--weights", required=True, help="a run's .ckpt, exported .safetensors or a shipped name")
     p.add_argument("--format", choices=["safetensors", "onnx", "torchscript"], required=True)
     p.add_argument("--out", required=True)
@@ -34,7 +38,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "backend auto uses int8 only where this recorded a drop of at most 0.5 points")
     p.set_defaults(func=_cmd_export)
 
-    p = sub.add_parser("cam", help="Grad-CAM of gclenet (and optionally plain ResNet-34) on faces, like Fig. 13")
+    p = add_command(sub, "cam", "Grad-CAM of gclenet (and optionally plain ResNet-34) on faces, like Fig. 13",
+                    extra="explain")
     p.add_argument("images", nargs="+")
     p.add_argument("--out", required=True, help="folder for one PNG per image")
     p.add_argument("--weights", default="default", help="the gclenet weights (default: shipped)")
@@ -139,12 +144,11 @@ def _export_int8(args: argparse.Namespace) -> Path:
 
 
 def _cmd_cam(args: argparse.Namespace) -> int:
-    from gclenet.data.image_io import ImageLoadError
-    from gclenet.fileio import unique_stem
-    from gclenet.inference.cam import cam_figure
-    from gclenet.inference.recognizer import Recognizer
-
     from gclenet.data.corruptions import parse_corruption
+    from gclenet.data.image_io import ImageLoadError
+    from gclenet.inference.cam import cam_figure
+    from gclenet.inference.outputs import mirrored_paths, output_prefixes
+    from gclenet.inference.recognizer import Recognizer
 
     try:
         corruptions = [parse_corruption(spec) for spec in args.corruption or []]
@@ -163,11 +167,12 @@ def _cmd_cam(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     done = 0
-    stems: set[str] = set()
+    relative = mirrored_paths(args.images, [Path(image) for image in args.images])
+    prefixes = output_prefixes(list(relative.values()))  # the input tree mirrored: a/face.jpg -> OUT/a/face.cam.png
     for image in args.images:
         try:
-            target = out / f"{unique_stem(Path(image).stem, stems)}.cam.png"
-            print(cam_figure(image, recognizers, target, corruptions))
+            prefix = prefixes[relative[Path(image)]]
+            print(cam_figure(image, recognizers, out / prefix.with_name(prefix.name + ".cam.png"), corruptions))
             done += 1
         except (ImageLoadError, ValueError) as err:
             print(f"gclenet cam: {err}", file=sys.stderr)

@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from gclenet.cli.common import port
+from gclenet.cli.common import add_command, port
 from gclenet.data.image_io import ImageLoadError, load_image
-from gclenet.fileio import atomic_write_bytes, unique_stem
+from gclenet.fileio import atomic_write_bytes
 
 __all__ = ["add_parsers", "add_predict_parser", "run_predict"]
 
@@ -31,13 +31,14 @@ DEFAULT_WINDOW = 5
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_predict_parser(sub)
-    p = sub.add_parser("demo", help="recognise the expression on an example photo (scikit-image's astronaut)")
+    p = sub.add_parser("demo", help="recognise the expression on the example photo that ships with gclenet")
     p.add_argument("--out", default="gclenet-demo", help="where the photo and the annotated result go")
     p.add_argument("--weights", default="default", help="shipped weights (default), a .ckpt or .safetensors")
     p.add_argument("--json", action="store_true", help="print the result as JSON, as predict --json does")
     p.set_defaults(func=run_demo)
 
-    p = sub.add_parser("serve", help="web demo (Gradio) with an HTTP API; localhost only unless --host says so")
+    p = add_command(sub, "serve", "web demo (Gradio) with an HTTP API; localhost only unless --host says so",
+                    extra="demo")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=port, default=7860)
     p.add_argument("--weights", default="default")
@@ -64,11 +65,12 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
                    help="skip (and report) smaller faces, in pixels (the model sees 48 px faces)")
     p.add_argument("--tta", action="store_true", help="average with the mirrored face")
     p.add_argument("--batch-size", type=int, default=16, help="images per detection batch")
-    p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
-    p.add_argument("--csv", help="write one row per face to this CSV file")
-    p.add_argument("--out", help="write annotated images (and video outputs) here")
-    p.add_argument("--every", type=int, default=1, help="videos: analyse every Nth frame (the others are drawn "
-                   "with the latest faces)")
+    p.add_argument("--json", action="store_true", help="print one record per input as JSON on stdout (its faces, "
+                   "or the error that kept it from being read)")
+    p.add_argument("--csv", help="write one row per face to this CSV file (one row with an error, or none found, "
+                   "for an image without faces)")
+    p.add_argument("--out", help="write annotated images (and video outputs) here, under the inputs' relative paths")
+    p.add_argument("--every", type=int, default=1, help="videos: analyse every Nth frame")
     p.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="N",
                    help="videos and webcam: run the detector every N frames and follow the faces in between "
                         "(1: detect on every frame)")
@@ -81,7 +83,7 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """``gclenet predict`` on a photo that ships with a dependency, so a fresh install can try it at once."""
+    """``gclenet predict`` on the photo that ships in the package, so a fresh install can try it at once."""
     from gclenet.inference.sources import write_example_photo
 
     photo = write_example_photo(args.out)
@@ -91,15 +93,13 @@ def run_demo(args: argparse.Namespace) -> int:
     code = run_predict(parser.parse_args(["predict", str(photo), "--weights", args.weights, "--out", str(annotated),
                                           *(["--json"] if args.json else [])]))
     if code == 0:
-        print(f"annotated picture: {annotated / photo.with_suffix('.jpg').name}", file=sys.stderr)
+        print(f"annotated picture: {annotated / photo.name}", file=sys.stderr)
     return code
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    try:
-        import gradio  # noqa: F401
-    except ImportError:
-        raise RuntimeError("the web demo needs Gradio: pip install gradio") from None
+    import gradio  # noqa: F401  (first: without the [demo] extra, stop before loading the model)
+
     from gclenet.inference.recognizer import Recognizer
     from gclenet.inference.web import build_app, example_images
 
@@ -132,7 +132,8 @@ def _tracking(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from gclenet.inference.annotate import annotate
+    """Every input ends as one record: its faces, a video's summary, or ``{"file", "error"}``."""
+    from gclenet.inference.outputs import mirrored_paths
     from gclenet.inference.sources import expand_inputs, is_video
 
     if args.webcam is not None:
@@ -147,82 +148,111 @@ def run_predict(args: argparse.Namespace) -> int:
     if not args.inputs:
         _warn("no input: name image files, folders, globs or videos (or --webcam N)")
         return 2
-    tracking = _tracking(args)
+    _tracking(args)  # a bad --detect-every or --smooth is refused before any work
     files, problems = expand_inputs(args.inputs)
-    for line in problems:
-        _warn(line)
-    if not files:
-        return 1
-    recognizer = _recognizer(args)
-    out = Path(args.out) if args.out else None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
-    failures = 0
-    image_stems: set[str] = set()
-    images = [f for f in files if not is_video(f)]
-    videos = [f for f in files if is_video(f)]
+    for item, reason in problems:
+        _warn(f"{item}: {reason}")
+        records.append({"file": item, "error": reason})
+    classes: list[str] = []
+    if files:
+        recognizer = _recognizer(args)
+        classes = recognizer.classes
+        out = Path(args.out) if args.out else None
+        relative = mirrored_paths(args.inputs, files) if out else {}
+        images = [f for f in files if not is_video(f)]
+        records += _predict_images(recognizer, images, args, out, relative)
+        records += _predict_videos(recognizer, [f for f in files if is_video(f)], args, out, relative)
+    if args.csv:
+        _write_csv(Path(args.csv), [r for r in records if r.get("type") != "video"], classes)
+        if any(r.get("type") == "video" for r in records):
+            _warn("--csv lists the faces of images; a video's per-frame rows go to <stem>.frames.csv under --out")
+    if args.json:
+        print(json.dumps(records, indent=2))
+    else:  # videos have printed their summaries to stderr, failures their reasons
+        for record in records:
+            if "faces" in record and record.get("type") != "video":  # videos printed their summaries
+                labels = ", ".join(f"{f['label']} ({f['probs'][f['label']]:.0%})" for f in record["faces"]) or "no face"
+                print(shown(f"{record['file']}: {labels}"))
+    return 0 if any("error" not in r for r in records) else 1
+
+
+def _predict_images(recognizer, images: list[Path], args: argparse.Namespace, out: Path | None,  # noqa: ANN001
+                    relative: dict[Path, Path]) -> list[dict[str, Any]]:
+    """One record per image, in order; annotated copies under ``out`` at the images' relative paths."""
+    from gclenet.inference.annotate import annotate
+    from gclenet.inference.outputs import annotated_image_path
+
+    records: list[dict[str, Any]] = []
     progress = tqdm(total=len(images), desc="images", unit="img", disable=len(images) < 2, file=sys.stderr)
     for start in range(0, len(images), args.batch_size):
-        batch, arrays = [], []
-        for path in images[start : start + args.batch_size]:
+        chunk = images[start : start + args.batch_size]
+        decoded: dict[Path, np.ndarray] = {}
+        errors: dict[Path, str] = {}
+        for path in chunk:
             try:
-                arrays.append(np.asarray(load_image(path, "RGB")))
-                batch.append(path)
+                decoded[path] = np.asarray(load_image(path, "RGB"))
             except ImageLoadError as err:
                 _warn(str(err))
-                failures += 1
-        progress.update(args.batch_size if start + args.batch_size <= len(images) else len(images) - start)
-        if not batch:
-            continue
-        for path, array, faces in zip(batch, arrays, recognizer.predict_batch(arrays)):
+                errors[path] = err.reason
+        progress.update(len(chunk))
+        faces_of = dict(zip(decoded, recognizer.predict_batch(list(decoded.values())))) if decoded else {}
+        for path in chunk:  # the inputs' order, failures in their place
+            if path in errors:
+                records.append({"file": str(path), "error": errors[path]})
+                continue
+            faces = faces_of[path]
             if not faces:
                 _warn(f"{path}: no face found (try --detector none for already-cropped faces)")
             records.append({"file": str(path), "faces": [face.to_dict() for face in faces]})
             if out:
-                target = out / f"{unique_stem(path.stem, image_stems)}.jpg"
+                target, image_format = annotated_image_path(relative[path])
                 buffer = io.BytesIO()
-                Image.fromarray(annotate(array, faces)).save(buffer, format="JPEG", quality=92)
-                atomic_write_bytes(target, lambda handle, data=buffer.getvalue(): handle.write(data))
+                Image.fromarray(annotate(decoded[path], faces)).save(
+                    buffer, format=image_format, **({"quality": 92} if image_format in ("JPEG", "WEBP") else {}))
+                atomic_write_bytes(out / target, lambda handle, data=buffer.getvalue(): handle.write(data))
         if recognizer.skipped_small:
             _warn(f"skipped {recognizer.skipped_small} face(s) smaller than {args.min_face_size} px")
     progress.close()
-    video_stems: set[str] = set()
-    for path in videos:
-        from gclenet.inference.video import analyse_video, summary_text
+    return records
 
+
+def _predict_videos(recognizer, videos: list[Path], args: argparse.Namespace, out: Path | None,  # noqa: ANN001
+                    relative: dict[Path, Path]) -> list[dict[str, Any]]:
+    """One record per video; its outputs under ``out``, beside where the video is in the input tree."""
+    from gclenet.inference.outputs import output_prefixes
+    from gclenet.inference.video import analyse_video, summary_text
+
+    prefixes = output_prefixes([relative[v] for v in videos]) if out else {}
+    records: list[dict[str, Any]] = []
+    for path in videos:
+        prefix = prefixes.get(relative.get(path))
         try:
-            record = analyse_video(recognizer, path, out=out, every=args.every,
-                                   stem=unique_stem(path.stem, video_stems), **tracking)
+            record = analyse_video(recognizer, path, out=out / prefix.parent if out else None, every=args.every,
+                                   stem=prefix.name if prefix else None, **_tracking(args))
         except (OSError, ValueError) as err:
             _warn(str(err))
-            failures += 1
+            records.append({"file": str(path), "type": "video", "error": str(err).removeprefix(f"{path}: ")})
             continue
         records.append(record)
         print(shown(summary_text(record)), file=sys.stderr)
         if record["broken_frames"]:
             _warn(f"{path}: {record['broken_frames']} broken frame(s) skipped")
-    if args.csv:
-        _write_csv(Path(args.csv), [r for r in records if r.get("type") != "video"], recognizer.classes)
-        if videos:
-            _warn("--csv lists the faces of images; a video's per-frame rows go to <stem>.frames.csv under --out")
-    if args.json:
-        print(json.dumps(records, indent=2))
-    else:  # videos have printed their summaries to stderr
-        for record in records:
-            if record.get("type") != "video":
-                labels = ", ".join(f"{f['label']} ({f['probs'][f['label']]:.0%})" for f in record["faces"]) or "no face"
-                print(shown(f"{record['file']}: {labels}"))
-    return 0 if records else 1
+    return records
 
 
 def _write_csv(path: Path, records: list[dict[str, Any]], classes: list[str]) -> None:
+    """A row per face; an image without faces, or one that could not be read, is one row too
+    (no face index; ``error`` says why, when it is an error)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["file", "face", "x1", "y1", "x2", "y2", "score", "label", *classes])
+    writer.writerow(["file", "face", "x1", "y1", "x2", "y2", "score", "label", *classes, "error"])
+    blank = [""] * (7 + len(classes))
     for record in records:
-        for i, face in enumerate(record["faces"]):
+        for i, face in enumerate(record.get("faces", [])):
             writer.writerow([record["file"], i, *face["box"], face["score"], face["label"],
-                             *(f"{face['probs'][c]:.5f}" for c in classes)])
+                             *(f"{face['probs'][c]:.5f}" for c in classes), ""])
+        if not record.get("faces"):
+            writer.writerow([record["file"], *blank, record.get("error", "")])
     # surrogateescape: a file name that is not valid UTF-8 is written back as the bytes it was
     atomic_write_bytes(path, lambda handle: handle.write(buffer.getvalue().encode("utf-8", "surrogateescape")))

@@ -3,19 +3,42 @@
 from __future__ import annotations
 
 import argparse
-import sys
+
+from gclenet.cli.common import add_command, datasets_help, options
 
 __all__ = ["add_parsers"]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model from a YAML config")
+    p = add_command(sub, "train", "train a model from a YAML config", extra="train")
     p.add_argument("--config", help="YAML config (see configs/)")
     p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     p.add_argument("overrides", nargs="*", help="config overrides such as optim.lr=0.01 trainer.max_epochs=5")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("ablate", help="train and evaluate every variant of Table 5, 6 or 7 (resumable)")
+    p = add_command(sub, "finetune", "fine-tune trained weights (ours by default) on your data, in one command",
+                    extra="train")
+    p.add_argument("--data", required=True, metavar="FOLDER_OR_NAME",
+                   help="a folder of class folders (<class>/<images>, or {train,test}/<class>/<images>: the test "
+                        "part is kept for `gclenet evaluate`), or a data set by name: " + datasets_help())
+    p.add_argument("--root", help="where the named data set is")
+    p.add_argument("--weights", default="default",
+                   help="the weights to start from: default (our shipped weights), a shipped name, a .safetensors "
+                        "file or a run's .ckpt; input size, normalisation and gray or colour are taken from them")
+    p.add_argument("--classes", nargs="+", help="the classes, in order (default: the class folders, or the classes "
+                   "the data set has training images of)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option, e.g. fold=0 (CK+)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--lr", type=float, default=0.01, help="peak learning rate of the cosine schedule")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--holdout", type=float, default=0.2,
+                   help="fraction of the training images validated on (whole subjects where the data set knows them)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", help="the run folder (default: runs/finetune_<data>)")
+    p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
+    p.set_defaults(func=_cmd_finetune)
+
+    p = add_command(sub, "ablate", "train and evaluate every variant of Table 5, 6 or 7 (resumable)", extra="train")
     p.add_argument("--config", required=True)
     p.add_argument("--table", type=int, choices=[5, 6, 7], required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -24,7 +47,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("overrides", nargs="*", help="config overrides, as for train")
     p.set_defaults(func=_cmd_ablate)
 
-    p = sub.add_parser("curves", help="training curves of one run (Fig. 11), or several runs on shared axes")
+    p = add_command(sub, "curves", "training curves of one run (Fig. 11), or several runs on shared axes",
+                    extra="train")
     p.add_argument("runs", nargs="+", help="run folders (or their logs/metrics.csv); RUN+CONTINUATION draws a run "
                    "and one started from its checkpoint end to end. One run: train and validation accuracy and loss; "
                    "several: validation accuracy and training loss of each")
@@ -43,6 +67,30 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
     best = train(config, resume=args.resume)
     print(best)
+    return 0
+
+
+def _cmd_finetune(args: argparse.Namespace) -> int:
+    import sys
+
+    from gclenet.training.finetune import finetune_config
+    from gclenet.training.train import train
+
+    config = finetune_config(args.data, root=args.root, weights=args.weights, out=args.out, classes=args.classes,
+                             options=options(args.option), epochs=args.epochs, lr=args.lr,
+                             batch_size=args.batch_size, holdout=args.holdout, seed=args.seed)
+    data = config.data
+    print(f"fine-tuning {args.weights} ({config.model.name}, {data.input_size} px, "
+          f"{'gray' if data.grayscale else 'colour'}) on {data.dataset} {data.root} for {', '.join(data.classes)}; "
+          f"validating on {data.holdout_fraction:.0%} of its {data.train_split} split; run: {config.run_dir}",
+          file=sys.stderr)
+    best = train(config, resume=args.resume)
+    print(best)
+    hints = [f"use it: gclenet predict PHOTO --weights {best}"]
+    if data.val_split != data.train_split:
+        hints.append(f"score it on the {data.val_split} split: gclenet evaluate --checkpoint {best}")
+    hints.append(f"its config, to train again with changes (gclenet train --config): {config.run_dir / 'config.yaml'}")
+    print("\n".join(hints), file=sys.stderr)
     return 0
 
 

@@ -11,6 +11,7 @@ results are returned, and what cannot be done is raised.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import sys
 from collections import Counter
@@ -99,6 +100,7 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
         rows = csv.writer(csv_handle)
         rows.writerow([*CSV_COLUMNS, *classes, "smoothed_label"])
     counts: Counter[str] = Counter()
+    prob_sum = np.zeros(len(classes))  # the largest face's probabilities, summed over frames with a face
     analysed = broken = failed_reads = index = 0
     last_faces: list[TrackedFace] = []
     # Frames wait here in order until the batch of frames to analyse is full; frames
@@ -116,6 +118,8 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
                 analysed += 1
                 top = max(faces, key=lambda f: f.box[2] - f.box[0], default=None)
                 counts[top.smoothed_label if top else "no face"] += 1
+                if top:
+                    np.add(prob_sum, [top.probs[c] for c in classes], out=prob_sum)
                 if rows is not None:
                     rows.writerows(_rows(frame_index, fps, faces, classes))
             if writer is not None:
@@ -165,15 +169,17 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
                 tmp.unlink(missing_ok=True)
         raise ValueError(f"{path}: no frame could be decoded; the video is empty or unreadable")
     summary = {name: counts[name] / analysed for name in [*classes, "no face"] if counts[name]}
+    with_face = analysed - counts["no face"]
+    mean_probs = {c: float(prob_sum[i] / with_face) for i, c in enumerate(classes)} if with_face else {}
     record: dict[str, Any] = {"file": str(path), "type": "video", "fps": fps, "frames": index,
                               "frames_analysed": analysed, "broken_frames": broken, "summary": summary,
-                              "faces": [s.to_dict(classes) for s in stream.summaries()],
+                              "mean_probs": mean_probs, "faces": [s.to_dict(classes) for s in stream.summaries()],
                               "detect_every": detect_every, "window": window, "skipped_small": stream.skipped_small}
     if out:
         os.replace(tmp_csv, out / f"{stem}.frames.csv")
         if tmp_video is not None:
             os.replace(tmp_video, out / f"{stem}.annotated.mp4")
-        plot_video_probabilities(out / f"{stem}.frames.csv", out / f"{stem}.probabilities.png", classes)
+        plot_video_probabilities(out / f"{stem}.frames.csv", out / f"{stem}.probabilities.png", classes, video=path.name)
         record["outputs"] = [str(out / f"{stem}.{s}") for s in ("annotated.mp4", "frames.csv", "probabilities.png",
                                                                 "summary.txt")]
         text = summary_text(record).encode("utf-8", "surrogateescape")
@@ -182,30 +188,37 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
 
 
 def summary_text(record: dict[str, Any]) -> str:
-    """A line on a video record (frames analysed, the share of each expression of the largest
-    face), then a line per face id."""
+    """A video record in words: the share of frames in which each expression was the largest
+    face's (smoothed) answer, the mean probability of each class over the frames with a face,
+    then a line per face id."""
     def shares(items: dict[str, float]) -> str:
         return ", ".join(f"{name} {share:.0%}" for name, share in sorted(items.items(), key=lambda kv: -kv[1]))
 
-    lines = [f"{record['file']}: {record['frames_analysed']} frames analysed; {shares(record['summary'])}"]
+    lines = [f"{record['file']}: {record['frames_analysed']} frames analysed; share of frames by the largest "
+             f"face's expression: {shares(record['summary'])}"]
+    mean_probs = record.get("mean_probs") or {}
+    if mean_probs:
+        with_face = round(record["frames_analysed"] * (1 - record["summary"].get("no face", 0.0)))
+        means = ", ".join(f"{name} {p:.2f}" for name, p in sorted(mean_probs.items(), key=lambda kv: -kv[1]))
+        lines.append(f"  mean probability over the {with_face} frame(s) with a face: {means}")
     for face in record.get("faces", []):
         lines.append(f"  face #{face['id']}: frames {face['first_frame']}-{face['last_frame']} ({face['frames']} "
-                     f"analysed, {face['detections']} detected); {shares(face['label_shares'])}")
+                     f"analysed, {face['detections']} detected); share of frames: {shares(face['label_shares'])}")
     return "\n".join(lines) + "\n"
 
 
 def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *, max_points: int = 2000,
-                             max_faces: int = 4) -> Path:
+                             max_faces: int = 4, video: str | None = None) -> Path:
     """Expression probabilities over time, one panel per face id (the ``max_faces`` ids on
-    most frames; a CSV without ids is one face).
+    most frames; a CSV without ids is one face), titled with the video's name (``video``; by
+    default the name the frames CSV was given after it), the legend beside the axes.
 
     Long videos are drawn from the means of consecutive frames (at most ``max_points``
     points per line), so memory does not grow with the video's length.
     """
     from gclenet.inference.annotate import CLASS_COLOURS
-    from gclenet.plotting import pyplot, save_figure
+    from gclenet.inference.linechart import line_chart, stack_charts
 
-    plt = pyplot()
     with open(frames_csv, newline="") as handle:
         frames = Counter(row.get("face_id", "") for row in csv.DictReader(handle) if row["label"])
     ids = [face_id for face_id, _ in frames.most_common(max_faces)]
@@ -227,22 +240,24 @@ def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *,
                 windows[face_id].append([float(row["time_s"]), *(float(row[c]) for c in classes)])
                 if len(windows[face_id]) == steps[face_id]:
                     close_window(face_id)
-    fig, axes = plt.subplots(max(1, len(ids)), 1, figsize=(10, 3.2 * max(1, len(ids))), squeeze=False)
-    for ax, face_id in zip(axes[:, 0], ids or [""]):
+    name = video or frames_csv.name.removesuffix(".frames.csv")
+    charts = []
+    for face_id in ids or [""]:
+        times: list[float] = []
+        columns: dict[str, list[float]] = {c: [] for c in classes}
         if face_id in series:
             close_window(face_id)
             times, probs = series[face_id]
-            for i, name in enumerate(classes):
-                colour = tuple(v / 255 for v in CLASS_COLOURS.get(name, (0, 0, 0)))
-                ax.plot(times, np.asarray(probs)[:, i], label=name, color=colour, linewidth=1.2)
+            columns = {c: [float(p[i]) for p in probs] for i, c in enumerate(classes)}
         step = steps.get(face_id, 1)
-        title = f"expressions over time: {frames_csv.stem}" + (f", face #{face_id}" if face_id else "") + \
+        title = f"{name}: expression probabilities" + (f" of face #{face_id}" if face_id else "") + \
             (f" (means of {step} frames)" if step > 1 else "")
-        ax.set(xlabel="time (s)", ylabel="probability", ylim=(0, 1), title=title)
-        ax.legend(loc="upper right", ncol=4, fontsize=8)
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return save_figure(fig, png)
+        charts.append(line_chart(times, columns, CLASS_COLOURS, title=title, xlabel="time (s)", ylabel="probability",
+                                 empty_note="no face in any analysed frame"))
+    buffer = io.BytesIO()
+    stack_charts(charts).save(buffer, format="PNG")
+    atomic_write_bytes(png, lambda handle: handle.write(buffer.getvalue()))
+    return png
 
 
 def require_display() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,9 +16,11 @@ from gclenet.inference.sources import write_example_photo
 
 __all__ = ["build_app", "analyse_upload", "example_images"]
 
+log = logging.getLogger(__name__)
+
 
 def example_images() -> list[str]:
-    """Example photos (scikit-image's astronaut), written to a temp folder for the page."""
+    """The example photo (the astronaut), copied to a temp folder: Gradio serves files from there."""
     return [str(write_example_photo(tempfile.mkdtemp(prefix="gclenet-examples-")))]
 
 
@@ -40,6 +44,16 @@ def analyse_upload(recognizer: Recognizer, path: str | None) -> tuple[np.ndarray
     return annotated, dict(faces[0].probs), {"faces": [f.to_dict() for f in faces]}, f"{len(faces)} face(s): {summary}"
 
 
+def _rejected(error_type, name: str, message: str):  # noqa: ANN001, ANN202 - gr.Error, passed in
+    """The error the page shows for a rejected upload, and one line in the server's log: Gradio
+    would print a traceback for every corrupt file a user uploads, which is no fault of the server."""
+    log.warning("rejected upload %s: %s", name, message)
+    try:
+        return error_type(message, print_exception=False)
+    except TypeError:  # a Gradio without print_exception (before 5.x): it prints its traceback
+        return error_type(message)
+
+
 def _readable_errors(preprocess, error_type):  # noqa: ANN001, ANN202 - Gradio's callables
     """Gradio decodes uploads itself before our code runs; turn its failures into one readable line.
 
@@ -51,7 +65,7 @@ def _readable_errors(preprocess, error_type):  # noqa: ANN001, ANN202 - Gradio's
             return preprocess(payload)
         except Exception:
             name = getattr(payload, "orig_name", None) or "the upload"
-            raise error_type(f"{name} is not a readable image; upload a JPEG or PNG photo.") from None
+            raise _rejected(error_type, name, f"{name} is not a readable image; upload a JPEG or PNG photo.") from None
 
     return wrapped
 
@@ -63,7 +77,7 @@ def build_app(recognizer: Recognizer, *, examples: list[str] | None = None):
         try:
             return analyse_upload(recognizer, path)
         except ValueError as err:
-            raise gr.Error(str(err)) from None
+            raise _rejected(gr.Error, Path(path).name if path else "(nothing)", str(err)) from None
 
     with gr.Blocks(title="gclenet: facial expression recognition") as app:
         gr.Markdown("## gclenet: facial expression recognition\nUpload a photo or use the webcam; every face "

@@ -19,7 +19,7 @@ import yaml
 
 from gclenet.data import class_list, get_dataset_spec
 from gclenet.data.transforms import AugmentConfig
-from gclenet.models import WeightsInfo
+from gclenet.models import IMAGENET_MEAN, IMAGENET_STD, WeightsInfo
 
 __all__ = ["ModelConfig", "DataConfig", "OptimConfig", "TrainerConfig", "TrainConfig", "load_config", "apply_overrides", "config_from_dict"]
 
@@ -50,6 +50,12 @@ class DataConfig:
     holdout_fraction: float = 0.0
     max_train_images: int | None = None  # random subset of the training split (the paper's 50,000 mix)
     input_size: int = 48
+    # How faces become the model's input, where it differs from the data set's own: fine-tuning
+    # trained weights keeps theirs (a gray model stays gray on colour data). None: the data
+    # set's decoding (gray or colour) and ImageNet's normalisation.
+    grayscale: bool | None = None
+    mean: list[float] | None = None
+    std: list[float] | None = None
     batch_size: int = 64
     num_workers: int = 0  # 0 suits small cached data sets on few cores
     cache: bool = True  # decode all images into memory once
@@ -58,6 +64,10 @@ class DataConfig:
     def task_classes(self) -> list[str]:
         """The class list the model learns: ``classes``, or the data set's own."""
         return list(class_list(self.classes) if self.classes else get_dataset_spec(self.dataset).classes)
+
+    def decode_grayscale(self) -> bool:
+        """Whether images are decoded to one channel: ``grayscale``, or as the data set is distributed."""
+        return get_dataset_spec(self.dataset).grayscale if self.grayscale is None else self.grayscale
 
     def reader_options(self, *, train: bool) -> dict[str, Any]:
         """What the reader is called with: ``options``, the mix's ``parts``, and for the
@@ -122,10 +132,11 @@ class TrainConfig:
         """The record a run of this config writes into its checkpoints: what inference needs,
         and the data options and seed (which images it trained on) and the whole config."""
         values = self.to_dict()
-        return WeightsInfo(model_name=self.model.name, classes=tuple(classes), input_size=self.data.input_size,
-                           grayscale=get_dataset_spec(self.data.dataset).grayscale,
-                           model_overrides=dict(self.model.overrides), data={**values["data"], "seed": self.seed},
-                           label_mode=self.data.label_mode, recipe=values)
+        data = self.data
+        return WeightsInfo(model_name=self.model.name, classes=tuple(classes), input_size=data.input_size,
+                           mean=tuple(data.mean or IMAGENET_MEAN), std=tuple(data.std or IMAGENET_STD),
+                           grayscale=data.decode_grayscale(), model_overrides=dict(self.model.overrides),
+                           data={**values["data"], "seed": self.seed}, label_mode=data.label_mode, recipe=values)
 
 
 def _plain(value: Any) -> Any:

@@ -17,9 +17,9 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, DistributedSampler
 
-from gclenet.data import FERDataset, Sample, get_dataset_spec, read_split
+from gclenet.data import FERDataset, Sample, read_split
 from gclenet.data.transforms import BatchAugment, build_train_transform
-from gclenet.models import EvalTransform
+from gclenet.models import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
 from gclenet.training.config import DataConfig
 
 __all__ = ["EpochSeededSampler", "FERDataModule", "select_samples", "LABEL_TARGETS"]
@@ -105,15 +105,16 @@ class FERDataModule(L.LightningDataModule):
 
     def __init__(self, config: DataConfig, seed: int = 0, *, transform: EvalTransform | None = None) -> None:
         """``transform``: the evaluation transform of the model being trained (its record's);
-        by default the input size of ``config`` with ImageNet normalisation."""
+        by default the input size, decoding and normalisation of ``config``."""
         super().__init__()
         self.cfg = config
         self.seed = seed
-        self.grayscale = get_dataset_spec(config.dataset).grayscale
+        self.grayscale = config.decode_grayscale()
         self.classes = config.task_classes()
         if config.label_mode not in LABEL_TARGETS:
             raise ValueError(f"data.label_mode {config.label_mode!r}; valid: {', '.join(LABEL_TARGETS)}")
-        self.transform = transform or EvalTransform(config.input_size, grayscale=self.grayscale)
+        self.transform = transform or EvalTransform(config.input_size, mean=config.mean or IMAGENET_MEAN,
+                                                    std=config.std or IMAGENET_STD, grayscale=self.grayscale)
         self.augment = BatchAugment(config.augment, mean=self.transform.mean, std=self.transform.std)
         self.train_set: FERDataset | None = None
         self.val_set: FERDataset | None = None

@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from gclenet.cli.main import main
 
 
@@ -20,6 +22,7 @@ def test_complexity_json(capsys):
     assert rows["gclenet"]["macs_deploy"] > rows["gclenet_mgc"]["macs_deploy"] > base
 
 
+@pytest.mark.slow
 def test_table_output_and_module_entry_point():
     out = subprocess.run(
         [sys.executable, "-m", "gclenet", "complexity", "--input-size", "32"],

@@ -2,6 +2,7 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,8 +32,42 @@ def test_predict_folder_json_csv_and_annotated_images(random_weights, tmp_path, 
     assert face["box"] == [0.0, 0.0, 40.0, 40.0] and set(face) == {"box", "score", "label", "probs", "landmarks"}
     assert face["label"] == max(face["probs"], key=face["probs"].get)
     rows = list(csv.DictReader(open(tmp_path / "faces.csv")))
-    assert len(rows) == 3 and rows[0]["label"] == face["label"]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["face_0.jpg", "face_1.jpg", "face_2.jpg"]
+    assert len(rows) == 3 and rows[0]["label"] == face["label"] and rows[0]["error"] == ""
+    # The tree under the folder named, mirrored; each picture in its own format.
+    written = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert written == ["nested/face_0.png", "nested/face_1.png", "nested/face_2.png"]
+    assert Image.open(tmp_path / "out" / "nested" / "face_0.png").format == "PNG"
+
+
+def test_every_input_gets_a_record_in_json_and_csv(random_weights, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    write_faces(folder, 1)
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (folder / "empty.png").write_bytes(b"")
+    code = main(["predict", str(folder), "--weights", str(random_weights), "--detector", "none", "--json",
+                 "--csv", str(tmp_path / "faces.csv")])
+    assert code == 0
+    records = {Path(r["file"]).name: r for r in json.loads(capsys.readouterr().out)}
+    assert set(records) == {"face_0.png", "corrupt.jpg", "empty.png"}
+    assert len(records["face_0.png"]["faces"]) == 1 and "error" not in records["face_0.png"]
+    for name in ("corrupt.jpg", "empty.png"):
+        assert set(records[name]) == {"file", "error"} and records[name]["error"]
+    rows = {Path(r["file"]).name: r for r in csv.DictReader(open(tmp_path / "faces.csv"))}
+    assert set(rows) == set(records)
+    assert rows["empty.png"]["error"] == records["empty.png"]["error"] and rows["empty.png"]["label"] == ""
+    assert rows["face_0.png"]["face"] == "0" and rows["face_0.png"]["error"] == ""
+
+
+def test_out_mirrors_the_input_tree_so_same_names_do_not_collide(random_weights, tmp_path):
+    (first,) = write_faces(tmp_path / "shots" / "monday", 1)
+    (second,) = write_faces(tmp_path / "shots" / "tuesday", 1)
+    gif = tmp_path / "shots" / "monday" / "face_0.gif"  # same stem, a format kept in the name
+    Image.open(first).save(gif)
+    out = tmp_path / "out"
+    assert main(["predict", str(first), str(second), str(gif), "--weights", str(random_weights), "--detector", "none",
+                 "--out", str(out)]) == 0
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["monday/face_0.gif.jpg", "monday/face_0.png", "tuesday/face_0.png"]
 
 
 def test_bad_files_are_named_and_the_rest_processed(random_weights, tmp_path, capsys):
@@ -44,7 +79,10 @@ def test_bad_files_are_named_and_the_rest_processed(random_weights, tmp_path, ca
     code = main(["predict", str(good), str(tmp_path / "text.jpg"), str(truncated), str(tmp_path / "empty.png"),
                  str(tmp_path / "missing.jpg"), "--weights", str(random_weights), "--detector", "none", "--json"])
     captured = capsys.readouterr()
-    assert code == 0 and len(json.loads(captured.out)) == 1
+    records = json.loads(captured.out)
+    assert code == 0 and sorted(Path(r["file"]).name for r in records if "error" in r) == [
+        "cut.png", "empty.png", "missing.jpg", "text.jpg"]
+    assert [Path(r["file"]).name for r in records if "faces" in r] == [good.name]
     errors = captured.err.strip().splitlines()
     for name in ("text.jpg", "cut.png", "empty.png", "missing.jpg"):
         assert sum(name in line for line in errors) == 1, (name, errors)
@@ -53,6 +91,8 @@ def test_bad_files_are_named_and_the_rest_processed(random_weights, tmp_path, ca
 def test_nothing_usable_is_a_failure(random_weights, tmp_path, capsys):
     (tmp_path / "bad.jpg").write_text("x")
     assert main(["predict", str(tmp_path / "bad.jpg"), "--weights", str(random_weights), "--detector", "none"]) == 1
+    assert main(["predict", str(tmp_path / "gone.jpg"), "--weights", str(random_weights), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out) == [{"file": str(tmp_path / "gone.jpg"), "error": "no such file or folder"}]
     (tmp_path / "empty").mkdir()
     assert main(["predict", str(tmp_path / "empty"), "--weights", str(random_weights)]) == 1
     assert "holds no images" in capsys.readouterr().err
@@ -111,8 +151,8 @@ def test_videos_beside_images_with_csv_and_same_names(random_weights, tmp_path, 
     rows = list(csv.DictReader(open(tmp_path / "faces.csv")))
     assert [r["file"] for r in rows] == [str(image)]
     assert "frames.csv" in captured.err
-    for stem in ("clip", "clip_1"):  # the second clip.mp4 does not overwrite the first one's outputs
-        assert (out / f"{stem}.frames.csv").is_file() and (out / f"{stem}.summary.txt").is_file()
+    for folder in ("a", "b"):  # the second clip.mp4 does not overwrite the first one's outputs
+        assert (out / folder / "clip.frames.csv").is_file() and (out / folder / "clip.summary.txt").is_file()
 
 
 def test_a_large_every_does_not_hold_the_frames_between(random_weights, tmp_path, monkeypatch):
@@ -159,7 +199,7 @@ def test_demo_writes_the_photo_and_the_annotated_result(random_weights, tmp_path
     assert main(["demo", "--out", str(tmp_path / "demo"), "--weights", str(random_weights), "--json"]) == 0
     records = json.loads(capsys.readouterr().out)
     assert len(records) == 1 and len(records[0]["faces"]) == 1  # MTCNN finds the astronaut's face, only it
-    assert (tmp_path / "demo" / "astronaut.png").is_file()
+    assert (tmp_path / "demo" / "astronaut.jpg").is_file()
     assert (tmp_path / "demo" / "annotated" / "astronaut.jpg").is_file()
 
 

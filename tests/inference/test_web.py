@@ -75,3 +75,44 @@ def test_serve_refuses_a_port_that_cannot_exist(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["serve", "--port", "70000"])
     assert exit_info.value.code == 2 and "70000 is not a TCP port" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_corrupt_upload_leaves_one_line_in_the_server_log(random_weights, tmp_path):
+    """`gclenet serve` as a user runs it: the log says what was rejected, once, without a traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from gradio_client import Client, handle_file
+
+    port = free_port()
+    log = open(tmp_path / "server.log", "w+")
+    server = subprocess.Popen([sys.executable, "-m", "gclenet", "serve", "--weights", str(random_weights),
+                               "--detector", "none", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.time() + 300
+        while server.poll() is None and time.time() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.5)
+        assert server.poll() is None, (tmp_path / "server.log").read_text()
+        corrupt = tmp_path / "corrupt.jpg"
+        corrupt.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        with pytest.raises(Exception, match="not a readable image"):
+            client.predict(handle_file(str(corrupt)), api_name="/predict")
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    text = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in text, text
+    (line,) = [line for line in text.splitlines() if "corrupt.jpg" in line]
+    assert "rejected upload corrupt.jpg" in line and "not a readable image" in line

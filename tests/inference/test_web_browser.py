@@ -12,7 +12,8 @@ from PIL import Image
 gr = pytest.importorskip("gradio")
 webdriver = pytest.importorskip("selenium.webdriver")
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver")
+pytestmark = [pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver"),
+              pytest.mark.slow]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "artifacts" / "web-demo.png"  # kept for a look after CI
 
 

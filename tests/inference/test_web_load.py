@@ -12,6 +12,7 @@ pytest.importorskip("gradio_client")
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_web.py"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_fifty_sequential_requests_succeed_without_memory_growth(random_weights, tmp_path):
     out = tmp_path / "load.json"

@@ -30,6 +30,7 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_pa
     assert all(torch.equal(after["state_dict"][k], v) for k, v in good["state_dict"].items())
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="uses /proc and signals")
 def test_kill_during_checkpoint_write_leaves_a_loadable_checkpoint(tmp_path):
     """SIGKILL the trainer while it writes checkpoints, many times over: last.ckpt is always whole."""
@@ -61,6 +62,7 @@ def test_kill_during_checkpoint_write_leaves_a_loadable_checkpoint(tmp_path):
     assert not list(ckpt_dir.glob(".*.tmp"))  # the killed writer's temporary file is cleaned up
 
 
+@pytest.mark.slow
 def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
     """Same seed; data order and random draws seeded from (seed, epoch) each epoch:
     a run killed after epoch 0 and resumed ends with the weights of one never interrupted."""
@@ -84,6 +86,7 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
         torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=1e-6, msg=key)
 
 
+@pytest.mark.slow
 def test_a_run_with_loader_workers_resumes_exactly(tmp_path):
     """With loader workers, Lightning draws a resumed epoch's first indices before it sets the
     sampler's epoch (its issue #21938); the epoch travels in the checkpoint instead."""
@@ -107,6 +110,7 @@ def test_a_run_with_loader_workers_resumes_exactly(tmp_path):
         torch.testing.assert_close(b["state_dict"][key], value, rtol=0, atol=1e-6, msg=key)
 
 
+@pytest.mark.slow
 def test_corrupt_training_images_are_named_and_skipped(tmp_path, capsys):
     config = make_run(tmp_path, max_epochs=1)
     (tmp_path / "data" / "train" / "happy" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")

@@ -1,9 +1,12 @@
 import json
 
+import pytest
+
 from gclenet.cli.main import main
 from tests.training.test_train_cli import make_run
 
 
+@pytest.mark.slow
 def test_ablate_table5_end_to_end_and_resumable(tmp_path, capsys):
     config = make_run(tmp_path, max_epochs=1)
     args = ["ablate", "--config", str(config), "--table", "5", "--seeds", "0", "--budget-epochs", "1",
@@ -39,6 +42,7 @@ def test_ablate_table5_end_to_end_and_resumable(tmp_path, capsys):
     assert all(json.loads(p.read_text())["checkpoint"].endswith("last.ckpt") for p in results)  # no pick on val
 
 
+@pytest.mark.slow
 def test_robustness_end_to_end(tmp_path, capsys):
     config = make_run(tmp_path, max_epochs=1)
     assert main(["train", "--config", str(config)]) == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from gclenet.cli.main import main
@@ -18,6 +19,7 @@ from gclenet.models import load
 from tests.training.test_train_cli import make_run
 
 
+@pytest.mark.slow
 def test_a_checkpoint_without_the_record_loads_evaluates_and_resumes(tmp_path, capsys):
     config = make_run(tmp_path, max_epochs=1)
     overrides = ["data.dataset=fer2013"]  # FER2013's folder layout: a gray data set

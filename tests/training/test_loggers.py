@@ -57,6 +57,7 @@ def test_a_failed_header_rewrite_leaves_the_old_file_whole(tmp_path, monkeypatch
     assert (tmp_path / "logs" / "metrics.csv").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_rows_a_killed_run_logged_after_its_checkpoint_are_not_kept_twice(tmp_path):
     from gclenet.cli.main import main
     from tests.training.test_train_cli import make_run

@@ -46,6 +46,7 @@ def test_multi_target_loss_rewards_the_best_of_the_accepted_classes():
     assert classifier("multi_target").loss(logits, only_second) > loss
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label_mode", ["crossentropy", "probability", "multi_target"])
 def test_each_label_mode_trains_and_evaluates_on_majority_labels(tmp_path, label_mode):
     root = ferplus_folders(tmp_path / "ferplus", {"Train": ROWS * 2, "Valid": ROWS})

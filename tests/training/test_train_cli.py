@@ -43,6 +43,7 @@ def gclenet(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gclenet", *args], capture_output=True, text=True, **kwargs)
 
 
+@pytest.mark.slow
 def test_train_kill_resume_evaluate(tmp_path):
     config = make_run(tmp_path)
     run = tmp_path / "runs" / "tiny"
@@ -90,6 +91,7 @@ def test_train_kill_resume_evaluate(tmp_path):
         assert m["train_images_per_s"] * m["train_epoch_s"] == pytest.approx(24, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_finetune_own_classes_from_a_checkpoint(tmp_path):
     config = make_run(tmp_path, max_epochs=1)
     assert gclenet("train", "--config", str(config)).returncode == 0
@@ -112,6 +114,7 @@ def test_finetune_own_classes_from_a_checkpoint(tmp_path):
     assert torch.load(tmp_path / "runs" / "own" / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="needs the gloo backend")
 def test_ddp_two_cpu_processes_split_each_epoch(tmp_path):
     config = make_run(tmp_path, max_epochs=1, strategy="ddp", devices=2, accelerator="cpu")

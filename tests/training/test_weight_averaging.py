@@ -33,6 +33,7 @@ def float_tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if v.is_floating_point()}
 
 
+@pytest.mark.slow
 def test_checkpoint_holds_the_average_of_epoch_weights_across_resume(tmp_path):
     last = tmp_path / "runs" / "swa" / "checkpoints" / "last.ckpt"
     train(tiny_config(tmp_path, max_epochs=2, swa_start_epoch=1))
@@ -51,6 +52,7 @@ def test_checkpoint_holds_the_average_of_epoch_weights_across_resume(tmp_path):
         torch.testing.assert_close(average[name], (w1[name] + w2[name]) / 2, msg=name)
 
 
+@pytest.mark.slow
 def test_validation_scores_the_average_that_the_checkpoint_holds(tmp_path):
     last = tmp_path / "runs" / "swa" / "checkpoints" / "last.ckpt"
     train(tiny_config(tmp_path, max_epochs=3, swa_start_epoch=0))
@@ -62,6 +64,7 @@ def test_validation_scores_the_average_that_the_checkpoint_holds(tmp_path):
     assert logged[-1] == pytest.approx(loss, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_before_the_first_average_the_model_is_validated_and_saved_as_itself(tmp_path):
     last = tmp_path / "runs" / "swa" / "checkpoints" / "last.ckpt"
     train(tiny_config(tmp_path, max_epochs=1, swa_start_epoch=1))  # averaging would start at epoch 1

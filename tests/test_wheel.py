@@ -1,0 +1,116 @@
+"""gclenet builds into a wheel with its weights and example photo inside, whose metadata passes
+``twine check``, and which recognises faces from where pip puts it, with no extra installed.
+
+Built with the standard front-end (``python -m build --wheel --no-isolation``: the build
+tools of the test environment, no network); installed with ``pip --no-deps --no-index``
+into a folder, so nothing of this checkout is on the path when the installed copy runs.
+"""
+
+from __future__ import annotations
+
+import email
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gclenet.extras import EXTRAS
+from gclenet.models import SHIPPED_WEIGHTS
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_WHEEL_BYTES = 100 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    pytest.importorskip("build")
+    if not (ROOT / "gclenet" / "weights" / SHIPPED_WEIGHTS["fer2013"]).is_file():
+        pytest.skip("no shipped weights in this checkout")
+    source = tmp_path_factory.mktemp("source")  # a copy: the build writes build/ and *.egg-info beside the sources
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "gclenet", source / "gclenet", ignore=shutil.ignore_patterns("__pycache__"))
+    dist = tmp_path_factory.mktemp("dist")
+    result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)],
+                            cwd=source, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (built,) = dist.glob("gclenet-*.whl")
+    return built
+
+
+def test_the_wheel_holds_the_weights_and_the_photo_and_declares_the_extras(wheel):
+    assert wheel.stat().st_size < MAX_WHEEL_BYTES
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (metadata_name,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        metadata = email.message_from_bytes(archive.read(metadata_name))
+    for weights in SHIPPED_WEIGHTS.values():
+        assert f"gclenet/weights/{weights}" in names
+    assert "gclenet/assets/astronaut.jpg" in names
+    assert not any(n.startswith(("tests/", "benchmarks/", "configs/")) for n in names)
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    assert "gclenet = gclenet.cli.main:main" in archive_entry_points(wheel)
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {r for r in metadata.get_all("Requires-Dist") if "extra ==" not in r}
+    assert requirements(core) == requirements(declared["dependencies"])
+    assert set(metadata.get_all("Provides-Extra")) == set(declared["optional-dependencies"])
+    for extra, packages in EXTRAS.items():
+        in_extra = {name_of(r) for r in metadata.get_all("Requires-Dist") if f'extra == "{extra}"' in r}
+        assert in_extra == set(packages), extra
+    assert metadata["License-Expression"] == "MIT"
+
+
+def test_twine_accepts_the_metadata(wheel):
+    pytest.importorskip("twine")
+    result = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(wheel)], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0 and "PASSED" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_installed_wheel_runs_the_demo_without_any_extra(wheel, tmp_path):
+    target = tmp_path / "site"
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet",
+                             "--target", str(target), str(wheel)], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    blocked = sorted({module for packages in EXTRAS.values() for module in packages.values()} | {"skimage"})
+    code = textwrap.dedent(f"""
+        import sys
+        sys.path = [p for p in sys.path if p not in ("", {str(ROOT)!r})]
+        sys.path.insert(0, {str(target)!r})
+        sys.modules.update(dict.fromkeys({blocked!r}))  # as where no extra is installed
+        import gclenet
+        assert gclenet.__file__.startswith({str(target)!r}), gclenet.__file__
+        from gclenet.cli.main import main
+        sys.exit(main(["demo", "--out", "demo", "--json"]))
+    """)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert '"label"' in result.stdout and (tmp_path / "demo" / "annotated" / "astronaut.jpg").is_file()
+
+
+def archive_entry_points(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt")]
+        return archive.read(name).decode()
+
+
+def name_of(requirement: str) -> str:
+    return re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0].lower()
+
+
+def requirements(lines) -> set[tuple[str, frozenset[str]]]:  # noqa: ANN001
+    """Each requirement as (name, its version clauses), the order of the clauses aside."""
+    from packaging.requirements import Requirement
+
+    return {(Requirement(line).name.lower(), frozenset(map(str, Requirement(line).specifier))) for line in lines}
