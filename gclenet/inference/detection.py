@@ -137,7 +137,7 @@ def _window(image: np.ndarray, left: int, top: int, right: int, bottom: int) -> 
     return image[np.ix_(rows, cols)]
 
 
-def crop_face(image: np.ndarray, face: Face, *, margin: float = 0.2, align: bool = True) -> np.ndarray:
+def crop_face(image: np.ndarray, face: Face, *, margin: float = 0.0, align: bool = True) -> np.ndarray:
     """A square crop around ``face`` grown by ``margin`` on each side, eyes levelled if known.
 
     Parts of the square beyond the image are filled by edge replication, so faces at

@@ -84,7 +84,9 @@ class Recognizer:
             export next to the weights, or ``onnx_path``).
         min_face_size: faces smaller than this (pixels) are skipped and reported; the
             model is trained on 48 px faces, and MTCNN is ~2x faster at 40 than at 20.
-        margin: crop margin around the detected box, as a fraction of its side.
+        margin: crop margin around the detected box, as a fraction of its side. 0: MTCNN's
+            square box is already as large as FER2013/FER+'s own framing (the crops the
+            models learned from); larger margins lost accuracy (``benchmarks/bench_framing.py``).
         align: level the eyes before cropping when the detector gives landmarks.
         tta: also classify the mirrored face and average.
         precision: ``"auto"``, ``"fp32"``, ``"bf16"`` (PyTorch autocast) or ``"int8"`` (ONNX Runtime);
@@ -101,7 +103,7 @@ class Recognizer:
         backend: str = "auto",
         onnx_path: str | Path | None = None,
         min_face_size: int = 40,
-        margin: float = 0.2,
+        margin: float = 0.0,
         align: bool = True,
         tta: bool = False,
         precision: str = "auto",
