@@ -32,7 +32,7 @@ MAX_WHEEL_BYTES = 100 * 1024 * 1024
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     pytest.importorskip("build")
-    if not (ROOT / "gclenet" / "weights" / SHIPPED_WEIGHTS["fer2013"]).is_file():
+    if not all((ROOT / "gclenet" / "weights" / name).is_file() for name in SHIPPED_WEIGHTS.values()):
         pytest.skip("no shipped weights in this checkout")
     source = tmp_path_factory.mktemp("source")  # a copy: the build writes build/ and *.egg-info beside the sources
     for name in ("pyproject.toml", "README.md", "LICENSE"):
@@ -55,6 +55,8 @@ def test_the_wheel_holds_the_weights_and_the_photo_and_declares_the_extras(wheel
     for weights in SHIPPED_WEIGHTS.values():
         assert f"gclenet/weights/{weights}" in names
     assert "gclenet/assets/astronaut.jpg" in names
+    for stage in ("pnet", "rnet", "onet"):  # MTCNN on ONNX Runtime, the torch-free path
+        assert f"gclenet/weights/mtcnn_{stage}.onnx" in names
     assert not any(n.startswith(("tests/", "benchmarks/", "configs/")) for n in names)
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "gclenet = gclenet.cli.main:main" in archive_entry_points(wheel)

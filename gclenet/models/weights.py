@@ -33,8 +33,10 @@ __all__ = ["WeightsInfo", "load", "build_trained", "load_init_weights", "read_we
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 # name -> file in gclenet/weights; each is trained by us (see its record and docs/BENCHMARKS.md)
-SHIPPED_WEIGHTS = {"fer2013": "gclenet_fer2013.safetensors"}
-DEFAULT_WEIGHTS = "fer2013"  # what "default" means
+SHIPPED_WEIGHTS = {"ferplus": "gclenet_ferplus.safetensors", "fer2013": "gclenet_fer2013.safetensors"}
+# What "default" means: FER+'s ten-annotator labels make a model that is right far more often
+# than FER2013's single labels (docs/BENCHMARKS.md); the FER2013 weights stay by name.
+DEFAULT_WEIGHTS = "ferplus"
 
 # Files exported before the typed record named three of its fields otherwise.
 _OLD_KEYS = {"training_data": "data", "val_accuracy": "accuracy", "trained": "date"}

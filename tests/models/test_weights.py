@@ -12,13 +12,14 @@ from gclenet.models.weights import load_init_weights
 
 @pytest.fixture
 def shipped(random_weights, tmp_path, monkeypatch):
-    """Stands in for gclenet/weights with the random weights under the shipped name."""
-    shutil.copy(random_weights, tmp_path / weights.SHIPPED_WEIGHTS["fer2013"])
+    """Stands in for gclenet/weights with the random weights under every shipped name."""
+    for name in weights.SHIPPED_WEIGHTS.values():
+        shutil.copy(random_weights, tmp_path / name)
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
     return load_file(str(random_weights))
 
 
-@pytest.mark.parametrize("tag", ["fer2013", "default"])
+@pytest.mark.parametrize("tag", ["ferplus", "fer2013", "default"])
 def test_init_from_the_shipped_tag_replaces_only_a_head_of_another_size(shipped, tag):
     model = create_model("gclenet", num_classes=3)
     head_before = model.fc.weight.clone()
@@ -28,7 +29,7 @@ def test_init_from_the_shipped_tag_replaces_only_a_head_of_another_size(shipped,
     assert torch.equal(model.fc.weight, head_before)
 
 
-@pytest.mark.parametrize("tag", ["fer2013", "default"])
+@pytest.mark.parametrize("tag", ["ferplus", "fer2013", "default"])
 def test_every_weights_reader_takes_the_shipped_tags(shipped, tag):
     model, info = load(tag)  # what export and the benchmarks read through
     assert info["classes"][3] == "happy"
@@ -64,7 +65,7 @@ def test_the_shipped_file_reads_into_the_record_with_its_older_key_names():
     from gclenet.models.weights import WeightsInfo, read_weights_info, shipped_weights_path
 
     try:
-        info = read_weights_info(shipped_weights_path())
+        info = read_weights_info(shipped_weights_path("fer2013"))
     except FileNotFoundError:
         pytest.skip("no shipped weights in this checkout")
     assert (info.model_name, info.input_size, info.grayscale, info.num_classes) == ("gclenet", 48, True, 7)
@@ -73,6 +74,18 @@ def test_the_shipped_file_reads_into_the_record_with_its_older_key_names():
     assert info.data.startswith("FER2013 Training") and info.accuracy.startswith("64.36 %")
     assert info.date == "2026-11-24" and info["trained"] == "2026-11-24" and info["variant"] == "gclenet"
     assert WeightsInfo.from_json(info.to_json()) == info
+
+
+def test_the_default_weights_are_ferplus_with_their_record():
+    from gclenet.models.weights import DEFAULT_WEIGHTS, read_weights_info, resolve_weights
+
+    try:
+        info = read_weights_info(resolve_weights("default"))
+    except FileNotFoundError:
+        pytest.skip("no shipped weights in this checkout")
+    assert DEFAULT_WEIGHTS == "ferplus" and info.num_classes == 8 and info.classes[-1] == "contempt"
+    assert info.label_mode == "crossentropy" and "FER+ Training" in info.data
+    assert info.input_size == 48 and info.grayscale
 
 
 def test_the_record_carries_what_new_weights_add_and_round_trips():
