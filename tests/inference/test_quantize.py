@@ -100,6 +100,7 @@ def test_calibration_images_are_a_fixed_sample(tmp_path):
         calibration_images(tmp_path / "empty", 3)
 
 
+@pytest.mark.slow  # 20 s: a second export and quantisation; the steps are tested above on the session's model
 def test_export_int8_command_calibrates_validates_and_records(random_weights, tmp_path):
     """One command from weights and data folders to the int8 file `backend auto` may choose."""
     from PIL import Image
