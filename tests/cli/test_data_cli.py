@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from gclenet.cli.main import main
 from tests.data.layouts import class_folders, fer2013_csv
 
@@ -65,6 +67,7 @@ def test_webcam_without_a_display_exits_cleanly(monkeypatch, capsys):
     assert "needs a display" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_output_into_a_closed_pipe_is_quiet(tmp_path):
     import subprocess
     import sys

@@ -176,6 +176,7 @@ def test_unreadable_video(random_weights, tmp_path, capsys):
     assert "broken.mp4: cannot open as a video" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # each format exported by a fresh process; the exporters themselves: tests/inference/test_export.py
 def test_export_cli_formats(random_weights, tmp_path):
     result = subprocess.run([sys.executable, "-m", "gclenet", "export", "--weights", str(random_weights),
                              "--format", "torchscript", "--out", str(tmp_path / "m.pt")], capture_output=True, text=True)

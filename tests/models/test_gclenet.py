@@ -5,6 +5,9 @@ from gclenet.models import ABLATION_TABLES, create_model, is_reparameterized, li
 from tests.conftest import randomize_batchnorm
 
 ALL = list_models()
+# The quick run (-m "not slow") checks the shipped model and the baseline; every ablation variant runs in the full run.
+ALL_QUICK_FIRST = [name if name in ("gclenet", "resnet34") else pytest.param(name, marks=pytest.mark.slow)
+                   for name in ALL]
 
 
 def n_params(model: torch.nn.Module) -> int:
@@ -38,7 +41,7 @@ def test_parameter_counts_match_the_paper():
         assert 30_000 <= count - n_params(base) <= 150_000  # paper: 0.07 M
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", ALL_QUICK_FIRST)
 def test_reparameterized_model_computes_the_same_function(name):
     model = randomize_batchnorm(create_model(name)).eval()
     deploy = reparameterize_model(model)
@@ -70,7 +73,7 @@ def test_any_input_size(size):
         assert model(torch.randn(1, 3, size, size)).shape == (1, 5)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", ALL_QUICK_FIRST)
 def test_forward_backward_every_parameter_learns(name):
     # Zero-initialised branches would (correctly) give zero gradients upstream at
     # step 0; switch that off so every parameter must receive a non-zero gradient.

@@ -12,6 +12,7 @@ from gclenet.cli.main import main
 from tests.training.test_train_cli import make_run
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
     config = make_run(tmp_path, max_epochs=1)
     assert main(["train", "--config", str(config)]) == 0
