@@ -1,5 +1,5 @@
 """Paired comparison of checkpoints on one data set split: each one's accuracy and, against
-the first, how many images only one of the two gets right and the exact McNemar p-value
+the first, how often their top-1 agrees, how many images only one of the two gets right and the exact McNemar p-value
 (a two-sided binomial test on those disagreements). Tells a real gain from noise when two
 runs differ by half a point on the same 3,589 images.
 
@@ -18,9 +18,9 @@ from scipy.stats import binomtest
 from gclenet.training.evaluate import predict_checkpoint
 
 
-def correct_per_image(checkpoint: str, dataset: str, root: str, split: str) -> torch.Tensor:
+def top1_and_labels(checkpoint: str, dataset: str, root: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     probs, labels, _, _ = predict_checkpoint(checkpoint, dataset, root, split=split, progress=False)
-    return probs.argmax(1) == labels
+    return probs.argmax(1), labels
 
 
 def main() -> None:
@@ -32,19 +32,22 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.checkpoints) < 2:
         parser.error("give at least two checkpoints")
-    correct = [correct_per_image(c, args.dataset, args.root, args.split) for c in args.checkpoints]
-    reference = correct[0]
+    answers = [top1_and_labels(c, args.dataset, args.root, args.split) for c in args.checkpoints]
+    reference, reference_top1 = answers[0][0] == answers[0][1], answers[0][0]
     rows = []
-    for checkpoint, right in zip(args.checkpoints, correct):
+    for checkpoint, (top1, labels) in zip(args.checkpoints, answers):
+        right = top1 == labels
         only_this = int((right & ~reference).sum())
         only_reference = int((reference & ~right).sum())
         disagreements = only_this + only_reference
         p = binomtest(only_this, disagreements, 0.5).pvalue if disagreements else 1.0
         rows.append({"checkpoint": checkpoint, "images": len(right), "accuracy": right.float().mean().item(),
-                     "only_this_right": only_this, "only_reference_right": only_reference, "mcnemar_p": p})
-    print("| checkpoint | accuracy | only this right | only reference right | McNemar p |\n|---|---|---|---|---|")
+                     "top1_agreement": (top1 == reference_top1).float().mean().item(), "only_this_right": only_this, "only_reference_right": only_reference, "mcnemar_p": p})
+    print("| checkpoint | accuracy | top-1 agrees with the first | only this right | only reference right | McNemar p |"
+          "\n|---|---|---|---|---|---|")
     for row in rows:
-        print(f"| {row['checkpoint']} | {100 * row['accuracy']:.2f} % | {row['only_this_right']} | "
+        print(f"| {row['checkpoint']} | {100 * row['accuracy']:.2f} % | {100 * row['top1_agreement']:.2f} % | "
+              f"{row['only_this_right']} | "
               f"{row['only_reference_right']} | {row['mcnemar_p']:.3f} |")
     print(json.dumps(rows))
 

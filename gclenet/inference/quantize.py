@@ -143,7 +143,7 @@ def quantize_onnx(fp32: str | Path, out: str | Path, calibration: Sequence[Face]
             ``"entropy"``. Percentile clips the rare extreme activations that stretch a
             min-max range: on 3,000 held-out FER+ training faces the shipped weights' int8
             model agreed with fp32 on 97.5 % (percentile) against 96.8 % (min-max);
-            entropy fails on this network (an attention mask holds infinities).
+            entropy fails on this network (a histogram over an activation range that is not finite).
         exclude: ONNX node names kept in fp32 (default: :data:`DEFAULT_EXCLUDE`).
         op_types: only these ONNX operator types are quantised (default: all ONNX Runtime can).
         activation: ``"uint8"`` (the x86 U8S8 fast path; exact with VNNI) or ``"int8"``.
