@@ -173,7 +173,7 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
     mean_probs = {c: float(prob_sum[i] / with_face) for i, c in enumerate(classes)} if with_face else {}
     record: dict[str, Any] = {"file": str(path), "type": "video", "fps": fps, "frames": index,
                               "frames_analysed": analysed, "broken_frames": broken, "summary": summary,
-                              "mean_probs": mean_probs, "faces": [s.to_dict(classes) for s in stream.summaries()],
+                              "frames_with_face": with_face, "mean_probs": mean_probs, "faces": [s.to_dict(classes) for s in stream.summaries()],
                               "detect_every": detect_every, "window": window, "skipped_small": stream.skipped_small}
     if out:
         os.replace(tmp_csv, out / f"{stem}.frames.csv")
@@ -198,9 +198,8 @@ def summary_text(record: dict[str, Any]) -> str:
              f"face's expression: {shares(record['summary'])}"]
     mean_probs = record.get("mean_probs") or {}
     if mean_probs:
-        with_face = round(record["frames_analysed"] * (1 - record["summary"].get("no face", 0.0)))
         means = ", ".join(f"{name} {p:.2f}" for name, p in sorted(mean_probs.items(), key=lambda kv: -kv[1]))
-        lines.append(f"  mean probability over the {with_face} frame(s) with a face: {means}")
+        lines.append(f"  mean probability over the {record['frames_with_face']} frame(s) with a face: {means}")
     for face in record.get("faces", []):
         lines.append(f"  face #{face['id']}: frames {face['first_frame']}-{face['last_frame']} ({face['frames']} "
                      f"analysed, {face['detections']} detected); share of frames: {shares(face['label_shares'])}")

@@ -67,6 +67,7 @@ def test_two_crossing_faces_keep_their_ids(crossing_video, analysed):
     assert record["frames"] == record["frames_analysed"] == 36 and record["detect_every"] == 3
     assert {str(face["id"]) for face in record["faces"]} >= set(ids_front) | set(ids_back)
     assert all(abs(sum(face["mean_probs"].values()) - 1) < 1e-4 for face in record["faces"])
+    assert record["frames_with_face"] == round(36 * (1 - record["summary"].get("no face", 0.0))) > 0
     annotated = cv2.VideoCapture(str(out / "crossing.annotated.mp4"))
     assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == 36  # every frame drawn
     summary = (out / "crossing.summary.txt").read_text()

@@ -12,7 +12,7 @@ from gclenet.inference.video import plot_video_probabilities, summary_text
 
 def test_the_summary_says_share_of_frames_and_mean_probabilities():
     record = {"file": "clip.mp4", "frames_analysed": 10, "summary": {"happy": 0.6, "sad": 0.2, "no face": 0.2},
-              "mean_probs": {"happy": 0.55, "sad": 0.45}}
+              "frames_with_face": 8, "mean_probs": {"happy": 0.55, "sad": 0.45}}
     first, second = summary_text(record).splitlines()
     assert first == ("clip.mp4: 10 frames analysed; share of frames by the largest face's expression: "
                      "happy 60%, sad 20%, no face 20%")
