@@ -59,6 +59,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
     print(_int8_line(int8 if int8.is_file() else None, record))
     for line in backend.describe():
         print(line)
+    checked = next((s for s in backend.selections.values() if s.checks), None)
+    for line in checked.describe_checks() if checked else []:
+        print(line)
     if any(s.source == "measured" for s in backend.selections.values()):
         print(f"(measured now; cached in {cache_dir()})", file=sys.stderr)
     print(f"measure again: gclenet info --refresh; force one: {ENV_BACKEND}=<{'|'.join(CANDIDATES)}>")

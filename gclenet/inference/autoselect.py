@@ -7,8 +7,13 @@ bf16 is several times slower, docs/BENCHMARKS.md), ONNX models only where they e
 beside the weights (or are passed), and int8 only from a file whose ``gclenet_int8``
 metadata records a validation within 0.5 accuracy points of fp32 (written once, at
 export: :func:`gclenet.inference.quantize.export_int8_onnx`). Which allowed one is
-*fastest* is measured, briefly, the first time a machine sees a model, at batch 1 and
-32, and cached in ``<cache>/backends.json`` (:func:`gclenet.inference.cache.cache_dir`).
+*right here* is checked, and which allowed one is *fastest* measured, briefly, the first
+time a machine sees a model: every candidate other than the fp32 reference runs the
+check faces of :mod:`gclenet.inference.selfcheck` and is refused where its answers differ
+from fp32's on this machine (a record made at export on another CPU is no evidence here),
+then the rest are timed at batch 1 and 32. Both go into ``<cache>/backends.json``
+(:func:`gclenet.inference.cache.cache_dir`), measured again for a new gclenet, ONNX
+Runtime or torch, on ``refresh``, or when the machine was busy while it measured.
 A batch of up to :data:`SMALL_BATCH` faces runs on the batch-1 choice, a larger one on
 the batch-32 choice.
 
@@ -21,6 +26,7 @@ import datetime as _dt
 import logging
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,6 +37,7 @@ import numpy as np
 
 from gclenet.inference.backends import OnnxRuntimeBackend, int8_path_for, onnx_path_for
 from gclenet.inference.cache import cache_dir, file_id
+from gclenet.inference.selfcheck import CheckResult, self_check
 from gclenet.models.weights import read_weights_info, resolve_weights
 
 __all__ = ["CANDIDATES", "Selection", "AutoBackend", "allowed_candidates", "choose_backend", "measure",
@@ -45,7 +52,11 @@ CANDIDATES = ("torch-fp32", "onnx-fp32", "torch-bf16", "onnx-int8")
 ENV_BACKEND = "GCLENET_BACKEND"
 MEASURED_BATCHES = (1, 32)
 SMALL_BATCH = 5  # batches up to this many faces run on the batch-1 choice (nearer 1 than 32 on a log scale)
-TOLERANCE_POINTS = 0.5  # issue 21: int8 may lose at most this many accuracy points
+TOLERANCE_POINTS = 0.5  # int8 may lose at most this many accuracy points where it was validated
+REFERENCE = CANDIDATES[0]
+# A measurement taken while the load average was above the number of CPUs is marked busy and
+# taken again by the next run, up to this many times (a machine that is always busy keeps it).
+BUSY_RETRIES = 2
 
 Runner = Callable[[Any], Any]  # runs the classifier on one batch
 
@@ -60,6 +71,7 @@ class Selection:
     images_per_s: dict[str, float] = field(default_factory=dict)  # what was measured
     excluded: dict[str, str] = field(default_factory=dict)  # candidate -> why it was not allowed
     measured_on: str | None = None  # date of the measurement
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # candidate -> CheckResult.to_dict()
 
     def describe(self) -> str:
         """One line for ``gclenet info``."""
@@ -71,6 +83,11 @@ class Selection:
         if self.excluded:
             line += "; not allowed: " + ", ".join(f"{k} ({v})" for k, v in self.excluded.items())
         return line
+
+    def describe_checks(self) -> list[str]:
+        """A line per candidate that ran the self-check against fp32 here."""
+        return [f"self-check of {name} against {REFERENCE}: {CheckResult.from_dict(values).describe()}"
+                for name, values in self.checks.items()]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,7 +181,7 @@ def machine_id(device: str = "cpu") -> str:
 
     threads = os.environ.get("OMP_NUM_THREADS", "default")
     return (f"{cpu_name()} | {os.cpu_count()} cpus, threads {threads} | {device} | torch {installed('torch')} | "
-            f"ort {installed('onnxruntime')}")
+            f"ort {installed('onnxruntime')} | gclenet {installed('gclenet')}")
 
 
 def cache_path() -> Path:
@@ -193,12 +210,26 @@ def _write_cache(path: Path, data: dict[str, Any]) -> None:
         pass
 
 
+def _busy() -> bool:
+    """Whether other work competes for the CPUs now (timings taken now say little)."""
+    try:
+        return os.getloadavg()[0] > (os.cpu_count() or 1)
+    except OSError:  # no load average on this platform
+        return False
+
+
+def _usable(entry: Mapping[str, Any] | None, allowed: Sequence[str]) -> bool:
+    return bool(entry) and set(entry.get("allowed", [])) == set(allowed) and entry.get("backend") in allowed \
+        and entry.get("busy_retries", 0) == 0
+
+
 def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], excluded: Mapping[str, str],
                     runners: Callable[[], Mapping[str, Runner]], make_batch: Callable[[str, int], Any], *,
                     cache: Path | None = None, refresh: bool = False, machine: str | None = None,
-                    measure_fn: Callable[..., dict[str, float]] | None = None) -> dict[int, Selection]:
+                    measure_fn: Callable[..., dict[str, float]] | None = None,
+                    check: Callable[[Sequence[str]], Mapping[str, CheckResult]] | None = None) -> dict[int, Selection]:
     """The backend for ``model`` at each of ``batches``: from ``$GCLENET_BACKEND``, else the only
-    allowed one, else from the cache, else measured (then cached).
+    allowed one, else from the cache, else checked and measured (then cached).
 
     Args:
         model: :func:`~gclenet.inference.cache.file_id` of the files involved.
@@ -208,6 +239,8 @@ def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], 
         make_batch: (candidate name, batch size) -> an input batch.
         refresh: measure even where the cache has an answer.
         measure_fn: the measurement (default :func:`measure`; tests inject timings here).
+        check: candidate names -> their :class:`~gclenet.inference.selfcheck.CheckResult`
+            against the reference; a candidate that fails is not measured and never chosen.
 
     Raises:
         ValueError: ``$GCLENET_BACKEND`` names no candidate, or one not allowed here; nothing is allowed.
@@ -229,20 +262,39 @@ def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], 
     out: dict[int, Selection] = {}
     for b in batches:
         entry = data.get(f"{machine} | model {model} | batch {b}")
-        if entry and not refresh and set(entry.get("allowed", [])) == set(allowed) and entry.get("backend") in allowed:
-            out[b] = Selection(entry["backend"], b, "cache", entry.get("images_per_s", {}), dict(excluded),
-                               entry.get("measured_on"))
+        if _usable(entry, allowed) and not refresh:
+            out[b] = Selection(entry["backend"], b, "cache", entry.get("images_per_s", {}),
+                               {**excluded, **entry.get("refused", {})}, entry.get("measured_on"),
+                               entry.get("checks", {}))
     missing = [b for b in batches if b not in out]
     if missing:
-        built = {name: run for name, run in runners().items() if name in allowed}
+        retries = max((data.get(f"{machine} | model {model} | batch {b}") or {}).get("busy_retries", 0)
+                      for b in missing)
+        started = time.perf_counter()
+        print(f"gclenet: checking {len(allowed) - 1} classifier engine(s) against {REFERENCE} on this machine "
+              f"and timing them (once; a few seconds)...", file=sys.stderr, flush=True)
+        checks = dict(check([c for c in allowed if c != REFERENCE]) if check else {})
+        refused = {name: result.reason() for name, result in checks.items() if not result.passed}
+        for name, why in refused.items():
+            log.warning("%s is not used on this machine: %s", name, why)
+        usable = [c for c in allowed if c not in refused]
+        built = {name: run for name, run in runners().items() if name in usable}
+        # Figures taken beside other work say little: measured again by the next runs while
+        # ``busy_retries`` lasts (a machine that is always busy keeps the last figures).
+        busy_left = (retries - 1 if retries else BUSY_RETRIES) if _busy() else 0
         for b in missing:
             speeds = (measure_fn or measure)(built, lambda name, b=b: make_batch(name, b), batch=b)
-            out[b] = Selection(choose_backend(speeds, allowed), b, "measured", speeds, dict(excluded),
-                               _dt.date.today().isoformat())
+            out[b] = Selection(choose_backend(speeds, usable), b, "measured", speeds, {**excluded, **refused},
+                               _dt.date.today().isoformat(), {k: v.to_dict() for k, v in checks.items()})
             data[f"{machine} | model {model} | batch {b}"] = {
                 "backend": out[b].backend, "allowed": list(allowed), "images_per_s": speeds,
-                "measured_on": out[b].measured_on}
+                "measured_on": out[b].measured_on, "checks": out[b].checks, "refused": refused,
+                "busy_retries": busy_left}
         _write_cache(cache, data)
+        print(f"gclenet: done in {time.perf_counter() - started:.1f} s: "
+              + ", ".join(f"{s.backend} at batch {b}" for b, s in out.items() if b in missing)
+              + (" (the machine was busy: measured again next time)" if busy_left else ""),
+              file=sys.stderr, flush=True)
     return {b: out[b] for b in batches}
 
 
@@ -322,9 +374,14 @@ class AutoBackend:
         self.selections = select_backends(
             file_id(self.weights, *(self.files[c] for c in allowed if c.startswith("onnx"))), MEASURED_BATCHES,
             allowed, excluded, lambda: {c: self.engine(c).probabilities for c in allowed}, self._random_batch,
-            refresh=refresh, machine=machine_id(device))
+            refresh=refresh, machine=machine_id(device), check=self._check if REFERENCE in allowed else None)
         chosen = {s.backend for s in self.selections.values()}
         self._engines = {k: v for k, v in self._engines.items() if k in chosen}  # the others are not kept
+        for name in chosen:  # built now: weights that do not fit the model fail here, not at the first face
+            self.engine(name)
+
+    def _check(self, candidates: Sequence[str]) -> dict[str, CheckResult]:
+        return self_check(self.engine(REFERENCE).classify, {c: self.engine(c).classify for c in candidates})
 
     def _onnx(self, path: Path) -> OnnxRuntimeBackend:
         return OnnxRuntimeBackend(self.weights, onnx_path=path)

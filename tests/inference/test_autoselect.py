@@ -164,14 +164,19 @@ def test_auto_backend_measures_real_engines_once(random_weights, tmp_path, monke
 
     monkeypatch.setenv("GCLENET_CACHE_DIR", str(tmp_path))  # earlier tests may have measured these weights
     first = AutoBackend(random_weights)  # no ONNX model beside the weights: PyTorch only
-    assert {s.source for s in first.selections.values()} == {"measured"}
+    from gclenet.hardware import fast_bf16_available
+
+    # Where the CPU has no fast bf16 (AVX2 only), fp32 is the one candidate: nothing is measured.
+    expected = "measured" if fast_bf16_available("cpu") else "only"
+    assert {s.source for s in first.selections.values()} == {expected}
     assert set(first.selections) == {1, 32} and first.selections[1].backend in ("torch-fp32", "torch-bf16")
     assert "onnx-fp32" in first.selections[1].excluded and "onnx-int8" in first.selections[1].excluded
     again = AutoBackend(random_weights)
     assert [(s.source, s.backend) for s in again.selections.values()] == \
-        [("cache", s.backend) for s in first.selections.values()]
+        [("cache" if expected == "measured" else "only", s.backend) for s in first.selections.values()]
     probs = again.classify([np.zeros((48, 48, 3), np.uint8)] * 7)  # a batch of 7: the batch-32 choice
-    assert probs.shape == (7, 7) and set(again._engines) == {again.selections[32].backend}
+    # the chosen engines are built up front (weights that do not fit fail there), no others
+    assert probs.shape == (7, 7) and set(again._engines) == {s.backend for s in again.selections.values()}
     only = AutoBackend(random_weights, precision="fp32")
     assert [s.source for s in only.selections.values()] == ["only", "only"]
 

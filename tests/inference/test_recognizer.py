@@ -67,10 +67,14 @@ def test_bad_inputs_name_the_problem(random_weights, tmp_path):
         recognizer.predict(np.zeros((8, 8, 3), dtype=np.float32))
 
 
-def test_weights_of_another_variant_are_refused(random_weights, tmp_path):
+@pytest.mark.parametrize("bf16_hardware", [True, False], ids=["bf16 CPU", "AVX2-only CPU"])
+def test_weights_of_another_variant_are_refused(random_weights, tmp_path, monkeypatch, bf16_hardware):
+    import gclenet.hardware
     from gclenet.inference.export import save_weights
     from tests.conftest import weights_info
 
+    # With one engine allowed (no fast bf16) nothing is measured: the weights must still load up front.
+    monkeypatch.setattr(gclenet.hardware, "fast_bf16_available", lambda *a, **k: bf16_hardware)
     lying = save_weights(create_model("gclenet_lfa"), weights_info(model_name="gclenet"), tmp_path / "x.safetensors")
     with pytest.raises(RuntimeError, match="missing"):
         Recognizer(lying, detector="none")
