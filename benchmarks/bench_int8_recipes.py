@@ -27,7 +27,13 @@ from gclenet.inference.quantize import calibration_images, evaluate_onnx, quanti
 
 # name -> (calibration faces, quantize_onnx options); "edges fp32" keeps the first convolution
 # and the classifier unquantised (found by op type after ONNX Runtime's pre-processing).
+# quantize_onnx's default weights are 7-bit (reduce_range: exact on every x86 and ARM kernel);
+# the "8-bit weights" recipes are what saturates on x86 CPUs without VNNI.
 RECIPES = {
+    "percentile, 8-bit weights": (300, {"method": "percentile", "reduce_range": False}),
+    "percentile 1000, 8-bit weights": (1000, {"method": "percentile", "reduce_range": False}),
+    "percentile, U8U8": (300, {"method": "percentile", "reduce_range": False, "weight": "uint8"}),
+    "percentile 1000, U8U8": (1000, {"method": "percentile", "reduce_range": False, "weight": "uint8"}),
     "minmax": (300, {"method": "minmax"}),
     "minmax 1000": (1000, {"method": "minmax"}),
     "percentile": (300, {"method": "percentile"}),
