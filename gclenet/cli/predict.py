@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import io
 import ipaddress
 import json
@@ -28,6 +29,7 @@ __all__ = ["add_parsers", "add_predict_parser", "run_predict"]
 DETECTOR_CHOICES = ["mtcnn", "mtcnn-onnx", "mtcnn-torch", "haar", "none"]
 DEFAULT_DETECT_EVERY = 5  # = gclenet.inference.stream's (not imported here: the parser stays light)
 DEFAULT_WINDOW = 5
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -273,7 +275,11 @@ def _predict_images(recognizer, images: list[Path], args: argparse.Namespace, ou
                 buffer = io.BytesIO()
                 Image.fromarray(annotate(decoded[path], faces)).save(
                     buffer, format=image_format, **({"quality": 92} if image_format in ("JPEG", "WEBP") else {}))
-                atomic_write_bytes(out / target, lambda handle, data=buffer.getvalue(): handle.write(data))
+                try:
+                    atomic_write_bytes(out / target, lambda handle, data=buffer.getvalue(): handle.write(data))
+                except OSError:  # a full disk: the run stops; its one line must not be the bar's tail
+                    progress.close()
+                    raise
         if recognizer.skipped_small:
             _warn(f"skipped {recognizer.skipped_small} face(s) smaller than {args.min_face_size} px")
     progress.close()
@@ -294,6 +300,8 @@ def _predict_videos(recognizer, videos: list[Path], args: argparse.Namespace, ou
             record = analyse_video(recognizer, path, out=out / prefix.parent if out else None, every=args.every,
                                    stem=prefix.name if prefix else None, **_tracking(args))
         except (OSError, ValueError) as err:
+            if isinstance(err, OSError) and err.errno in DISK_FULL:
+                raise  # every output after it would fail too: the run stops, naming the file
             _warn(str(err))
             records.append({"file": str(path), "type": "video", "error": str(err).removeprefix(f"{path}: ")})
             continue
