@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import io
+import ipaddress
 import json
 import sys
 from pathlib import Path
@@ -27,6 +29,7 @@ __all__ = ["add_parsers", "add_predict_parser", "run_predict"]
 DETECTOR_CHOICES = ["mtcnn", "mtcnn-onnx", "mtcnn-torch", "haar", "none"]
 DEFAULT_DETECT_EVERY = 5  # = gclenet.inference.stream's (not imported here: the parser stays light)
 DEFAULT_WINDOW = 5
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -39,12 +42,72 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = add_command(sub, "serve", "web demo (Gradio) with an HTTP API; localhost only unless --host says so",
                     extra="demo")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind; any but a loopback one needs --auth or --auth-file")
     p.add_argument("--port", type=port, default=7860)
     p.add_argument("--weights", default="default")
     p.add_argument("--detector", choices=DETECTOR_CHOICES, default="mtcnn")
     p.add_argument("--max-file-size", default="5mb", help="upload cap, e.g. 5mb")
+    p.add_argument("--auth", action="append", type=credentials, metavar="USER:PASSWORD",
+                   help="require this login for the page and the API (repeatable; other users of this machine "
+                        "can read a command line: --auth-file keeps the password out of it)")
+    p.add_argument("--auth-file", help="a file of USER:PASSWORD lines (# comments), each a login that is let in")
+    p.add_argument("--insecure-no-auth", action="store_true",
+                   help="serve a non-loopback --host without a login: anyone who reaches it can use it")
     p.set_defaults(func=run_serve)
+
+
+def credentials(text: str) -> tuple[str, str]:
+    """``USER:PASSWORD`` (the password may hold colons) as Gradio's ``(user, password)``."""
+    user, colon, password = text.partition(":")
+    if not (colon and user.strip() and password):
+        raise argparse.ArgumentTypeError("a login is USER:PASSWORD, both non-empty")
+    return user.strip(), password  # Gradio strips the user name it is given at the login
+
+
+def read_auth_file(path: str | Path) -> list[tuple[str, str]]:
+    """The logins of an ``--auth-file``: one ``USER:PASSWORD`` per line; blank and ``#`` lines skipped.
+
+    Raises:
+        ValueError: the file cannot be read, a line is not a login, or it holds none (one line, naming it).
+    """
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise ValueError(f"--auth-file {path}: cannot be read ({getattr(err, 'strerror', None) or err})") from None
+    logins = []
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            try:
+                logins.append(credentials(line))
+            except argparse.ArgumentTypeError:
+                raise ValueError(f"--auth-file {path}, line {number}: not USER:PASSWORD") from None
+    if not logins:
+        raise ValueError(f"--auth-file {path}: no USER:PASSWORD line in it")
+    return logins
+
+
+def is_loopback(host: str) -> bool:
+    """Only this machine can reach ``host`` (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
+def serve_logins(args: argparse.Namespace) -> list[tuple[str, str]] | None:
+    """The logins ``serve`` requires, or None for an open server.
+
+    Raises:
+        ValueError: a non-loopback host without a login or ``--insecure-no-auth``; a bad ``--auth-file``.
+    """
+    logins = list(args.auth or []) + (read_auth_file(args.auth_file) if args.auth_file else [])
+    if not logins and not args.insecure_no_auth and not is_loopback(args.host):
+        raise ValueError(f"--host {args.host} would let anyone on the network use the server: give --auth "
+                         "USER:PASSWORD or --auth-file FILE (or --insecure-no-auth to serve it open)")
+    return logins or None
 
 
 def add_predict_parser(sub: argparse._SubParsersAction) -> None:
@@ -98,13 +161,15 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    logins = serve_logins(args)  # before anything is loaded: a refused server starts nothing
     import gradio  # noqa: F401  (first: without the [demo] extra, stop before loading the model)
 
     from gclenet.inference.recognizer import Recognizer
     from gclenet.inference.web import build_app, example_images
 
     app = build_app(Recognizer(args.weights, detector=args.detector), examples=example_images())
-    app.queue(default_concurrency_limit=1).launch(server_name=args.host, server_port=args.port,
+    # Gradio's own login: the page and every API route (uploads, files, predictions) need its cookie.
+    app.queue(default_concurrency_limit=1).launch(server_name=args.host, server_port=args.port, auth=logins,
                                                   max_file_size=args.max_file_size, show_error=True)
     return 0
 
@@ -210,7 +275,11 @@ def _predict_images(recognizer, images: list[Path], args: argparse.Namespace, ou
                 buffer = io.BytesIO()
                 Image.fromarray(annotate(decoded[path], faces)).save(
                     buffer, format=image_format, **({"quality": 92} if image_format in ("JPEG", "WEBP") else {}))
-                atomic_write_bytes(out / target, lambda handle, data=buffer.getvalue(): handle.write(data))
+                try:
+                    atomic_write_bytes(out / target, lambda handle, data=buffer.getvalue(): handle.write(data))
+                except OSError:  # a full disk: the run stops; its one line must not be the bar's tail
+                    progress.close()
+                    raise
         if recognizer.skipped_small:
             _warn(f"skipped {recognizer.skipped_small} face(s) smaller than {args.min_face_size} px")
     progress.close()
@@ -231,6 +300,8 @@ def _predict_videos(recognizer, videos: list[Path], args: argparse.Namespace, ou
             record = analyse_video(recognizer, path, out=out / prefix.parent if out else None, every=args.every,
                                    stem=prefix.name if prefix else None, **_tracking(args))
         except (OSError, ValueError) as err:
+            if isinstance(err, OSError) and err.errno in DISK_FULL:
+                raise  # every output after it would fail too: the run stops, naming the file
             _warn(str(err))
             records.append({"file": str(path), "type": "video", "error": str(err).removeprefix(f"{path}: ")})
             continue

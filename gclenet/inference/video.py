@@ -10,9 +10,12 @@ results are returned, and what cannot be done is raised.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import os
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -21,7 +24,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from gclenet.fileio import atomic_write_bytes
+from gclenet.fileio import atomic_write_bytes, named_os_error
 from gclenet.inference.recognizer import Recognizer
 from gclenet.inference.stream import DEFAULT_DETECT_EVERY, DEFAULT_WINDOW, FaceStream, TrackedFace
 
@@ -156,17 +159,26 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
             index += 1
             bar.update(1)
         flush()
+        if csv_handle is not None:
+            csv_handle.close()  # its buffer's last write: a full disk shows here at the latest
+        if writer is not None:
+            writer.release()
+            _check_video(cv2, tmp_video, out / f"{stem}.annotated.mp4")
+    except BaseException as err:  # a full disk, a kill, a bug: no half-written output stays behind
+        _discard(tmp_video, tmp_csv)
+        if isinstance(err, OSError) and out is not None:
+            raise named_os_error(err, out / f"{stem}.frames.csv") from err
+        raise
     finally:
         bar.close()
         capture.release()
         if writer is not None:
             writer.release()
         if csv_handle is not None:
-            csv_handle.close()
+            with contextlib.suppress(OSError):  # closed above, or failing: the error is already on its way
+                csv_handle.close()
     if analysed == 0:
-        for tmp in (tmp_video, tmp_csv):
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
+        _discard(tmp_video, tmp_csv)
         raise ValueError(f"{path}: no frame could be decoded; the video is empty or unreadable")
     summary = {name: counts[name] / analysed for name in [*classes, "no face"] if counts[name]}
     with_face = analysed - counts["no face"]
@@ -185,6 +197,27 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
         text = summary_text(record).encode("utf-8", "surrogateescape")
         atomic_write_bytes(out / f"{stem}.summary.txt", lambda handle: handle.write(text))
     return record
+
+
+def _discard(*paths: Path | None) -> None:
+    for path in paths:
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def _check_video(cv2: Any, written: Path, shown_as: Path) -> None:
+    """OpenCV's writer does not raise when the disk fills (it logs a warning per frame and
+    leaves a file without its index): read the file back before it replaces anything."""
+    capture = cv2.VideoCapture(str(written))
+    try:
+        whole = capture.isOpened() and capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0
+    finally:
+        capture.release()
+    if not whole:  # no reason is given: the one we can see, a nearly full disk, stops the run as ENOSPC does
+        full = shutil.disk_usage(written.parent).free < 2**20
+        raise OSError(errno.ENOSPC if full else errno.EIO, "No space left on device (OpenCV could not write the "
+                      "annotated video)" if full else "OpenCV could not write the annotated video (is the disk full?)",
+                      str(shown_as))
 
 
 def summary_text(record: dict[str, Any]) -> str:

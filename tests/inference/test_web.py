@@ -62,7 +62,7 @@ def test_uploads_reach_our_guarded_decoder_as_they_are(random_weights, tmp_path)
     from gclenet.inference.web import build_app
 
     app = build_app(Recognizer(random_weights, detector="none", precision="fp32"))
-    (upload,) = [b for b in app.blocks.values() if isinstance(b, gr.Image) and b.type == "filepath"]
+    (upload,) = [b for b in app.blocks.values() if isinstance(b, gr.Image) and b.label == "photo"]
     gray = tmp_path / "gray.png"
     Image.fromarray(np.zeros((40, 40), dtype=np.uint8)).save(gray)
     # Not converted to RGB and re-saved by Gradio (which it does unguarded): the same file comes through.
@@ -116,3 +116,39 @@ def test_a_corrupt_upload_leaves_one_line_in_the_server_log(random_weights, tmp_
     assert "Traceback" not in text, text
     (line,) = [line for line in text.splitlines() if "corrupt.jpg" in line]
     assert "rejected upload corrupt.jpg" in line and "not a readable image" in line
+
+
+def test_identical_requests_get_a_picture_file_each(server, tmp_path):
+    """Gradio names a returned array's file by its pixels and rewrites it in place: concurrent
+    requests with the same answer shared one file, rewritten while another response streamed it."""
+    from gradio_client import Client, handle_file
+
+    client = Client(server, verbose=False, download_files=False)  # the server's own paths
+    face = tmp_path / "face.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(face)
+    first, second = (client.predict(handle_file(str(face)), api_name="/predict")[0] for _ in range(2))
+    assert first["path"] != second["path"]
+    assert first["path"].endswith(".webp") and second["path"].endswith(".webp")
+
+
+def test_eight_concurrent_clients_get_whole_pictures(server, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client, handle_file
+
+    face = tmp_path / "face.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(face)
+
+    def client_run(i: int) -> list[tuple[int, int]]:
+        client = Client(server, verbose=False, download_files=str(tmp_path / str(i)))
+        sizes = []
+        for _ in range(5):
+            annotated = client.predict(handle_file(str(face)), api_name="/predict")[0]
+            with Image.open(annotated) as picture:  # a download cut short would not decode
+                picture.load()
+                sizes.append(picture.size)
+        return sizes
+
+    with ThreadPoolExecutor(8) as pool:
+        results = [size for sizes in pool.map(client_run, range(8)) for size in sizes]
+    assert results == [(64, 64)] * 40
