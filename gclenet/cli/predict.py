@@ -211,8 +211,9 @@ def _predict_images(recognizer, images: list[Path], args: argparse.Namespace, ou
                 Image.fromarray(annotate(decoded[path], faces)).save(
                     buffer, format=image_format, **({"quality": 92} if image_format in ("JPEG", "WEBP") else {}))
                 atomic_write_bytes(out / target, lambda handle, data=buffer.getvalue(): handle.write(data))
-        if recognizer.skipped_small:
-            _warn(f"skipped {recognizer.skipped_small} face(s) smaller than {args.min_face_size} px")
+        skipped = sum(faces.skipped_small for faces in faces_of.values())
+        if skipped:
+            _warn(f"skipped {skipped} face(s) smaller than {args.min_face_size} px")
     progress.close()
     return records
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -15,14 +16,14 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 from PIL import Image
 
-from gclenet.data.image_io import load_image, upright_image
+from gclenet.data.image_io import ImageLoadError, load_image, upright_image
 from gclenet.inference.detection import Face, FaceDetector, create_detector, crop_face
 from gclenet.models.weights import WeightsInfo, resolve_weights, shipped_weights_path
 
 if TYPE_CHECKING:  # the ONNX Runtime path (the default where an int8 model is at hand) never imports torch
     import torch
 
-__all__ = ["Recognizer", "FacePrediction", "ImageInput", "default_weights_path"]
+__all__ = ["Recognizer", "FacePrediction", "ImageFaces", "ImageInput", "default_weights_path"]
 
 ImageInput = Union[str, Path, Image.Image, np.ndarray]
 
@@ -48,6 +49,33 @@ class FacePrediction:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class ImageFaces(list):
+    """The faces of one input (:class:`FacePrediction`, largest first), with what the call
+    learnt about that input: a list, so code that loops over the faces keeps working.
+
+    Everything a call finds out travels with its result, never on the :class:`Recognizer`:
+    one Recognizer serves several threads (the web server's workers) without one call
+    reading another's counts.
+    """
+
+    def __init__(self, faces: Iterable[FacePrediction] = (), *, skipped_small: int = 0,
+                 error: str | None = None) -> None:
+        super().__init__(faces)
+        self.skipped_small = skipped_small  # faces the detector found below min_face_size
+        self.error = error  # why the input could not be read (then there are no faces), as predict --json says
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ImageFaces):
+            return list.__eq__(self, other) and (self.skipped_small, self.error) == (other.skipped_small, other.error)
+        return list.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]  # a list: unhashable
+
+    def __repr__(self) -> str:
+        extra = f", error={self.error!r}" if self.error else ""
+        return f"ImageFaces({list.__repr__(self)}, skipped_small={self.skipped_small}{extra})"
 
 
 def to_rgb_array(image: ImageInput) -> np.ndarray:
@@ -125,7 +153,12 @@ class Recognizer:
             detector, device=self.device, min_face_size=min_face_size)
         self.min_face_size, self.margin, self.align, self.tta = min_face_size, margin, align, tta
         self.batch_size = batch_size
-        self.skipped_small: int = 0  # faces below min_face_size in the last call
+
+    @property
+    def skipped_small(self) -> int:
+        """Gone: a count stored here could be another thread's call's. Each call's result carries its own."""
+        raise AttributeError("Recognizer.skipped_small is per call now: predict(...).skipped_small, "
+                             "predict_batch(...)[i].skipped_small, or detect_counted(...)")
 
     @property
     def model(self) -> torch.nn.Module:
@@ -148,18 +181,21 @@ class Recognizer:
         return np.concatenate([self.backend.classify(crops[start : start + self.batch_size], tta=self.tta)
                                for start in range(0, len(crops), self.batch_size)])
 
-    def _keep_large(self, faces: list[Face]) -> list[Face]:
+    def _keep_large(self, faces: list[Face]) -> tuple[list[Face], int]:
         if self.detector.name == "none":
-            return faces
+            return faces, 0
         kept = [f for f in faces if f.size >= self.min_face_size]
-        self.skipped_small += len(faces) - len(kept)
-        return kept
+        return kept, len(faces) - len(kept)
+
+    def detect_counted(self, images: list[np.ndarray]) -> list[tuple[list[Face], int]]:
+        """Per RGB image, ``(its faces whose box's shorter side is at least min_face_size,
+        largest first; how many smaller ones were skipped)``."""
+        return [self._keep_large(faces) for faces in self.detector.detect_batch(images)]
 
     def detect(self, images: list[np.ndarray]) -> list[list[Face]]:
-        """Per RGB image, its faces of at least ``min_face_size`` (the others are counted in
-        ``skipped_small``), largest first."""
-        self.skipped_small = 0
-        return [self._keep_large(faces) for faces in self.detector.detect_batch(images)]
+        """Per RGB image, its faces whose box's shorter side is at least ``min_face_size``,
+        largest first (:meth:`detect_counted` also says how many were skipped)."""
+        return [faces for faces, _ in self.detect_counted(images)]
 
     def crop(self, image: np.ndarray, face: Face) -> np.ndarray:
         """``face``'s crop as the model is shown it (before resizing): square, with the margin,
@@ -180,13 +216,44 @@ class Recognizer:
         array = to_rgb_array(image)
         return [self.crop(array, face) for face in self.detect([array])[0]]
 
-    def predict_batch(self, images: list[ImageInput]) -> list[list[FacePrediction]]:
-        """One list of :class:`FacePrediction` per image; all faces classified in batches."""
-        arrays = [to_rgb_array(im) for im in images]
-        found = self.detect(arrays)
-        probs = iter(self.classify([self.crop(a, face) for a, faces in zip(arrays, found) for face in faces]))
-        return [[self.face_prediction(face, next(probs)) for face in faces] for faces in found]
+    def predict_batch(self, images: list[ImageInput], *, errors: str = "record") -> list[ImageFaces]:
+        """One :class:`ImageFaces` per input, in order; the faces of all of them classified in batches.
 
-    def predict(self, image: ImageInput) -> list[FacePrediction]:
-        """Faces of one image (path, PIL image or RGB/gray uint8 array), largest first."""
-        return self.predict_batch([image])[0]
+        Args:
+            images: paths, PIL images or RGB/gray uint8 arrays.
+            errors: what an input that cannot be read as an image (missing, empty, corrupt,
+                not an image) does. ``"record"``: its result has no faces and ``error``
+                says why (as ``predict --json`` reports it), and the other inputs are
+                recognised as ever; ``"raise"``: the whole call raises.
+
+        Raises:
+            ImageLoadError: an unreadable input, with ``errors="raise"``.
+            ValueError: an array that is not an image (wrong dtype or shape), or an unknown ``errors``.
+        """
+        if errors not in ("record", "raise"):
+            raise ValueError(f"errors must be 'record' or 'raise', got {errors!r}")
+        arrays: list[np.ndarray | None] = []
+        failed: dict[int, str] = {}
+        for index, image in enumerate(images):
+            try:
+                arrays.append(to_rgb_array(image))
+            except ImageLoadError as err:
+                if errors == "raise":
+                    raise
+                failed[index] = err.reason
+                arrays.append(None)
+        readable = [a for a in arrays if a is not None]
+        found = iter(self.detect_counted(readable))
+        detected = [next(found) if a is not None else ([], 0) for a in arrays]
+        probs = iter(self.classify([self.crop(a, face) for a, (faces, _) in zip(arrays, detected) for face in faces]))
+        return [ImageFaces([self.face_prediction(face, next(probs)) for face in faces], skipped_small=skipped,
+                           error=failed.get(index))
+                for index, (faces, skipped) in enumerate(detected)]
+
+    def predict(self, image: ImageInput, *, errors: str = "raise") -> ImageFaces:
+        """Faces of one image (path, PIL image or RGB/gray uint8 array), largest first.
+
+        An unreadable image raises :class:`~gclenet.data.image_io.ImageLoadError` (one input:
+        nothing else is lost); ``errors="record"`` returns it with ``error`` set instead.
+        """
+        return self.predict_batch([image], errors=errors)[0]
