@@ -27,6 +27,12 @@ __all__ = ["Recognizer", "FacePrediction", "ImageFaces", "ImageInput", "default_
 
 ImageInput = Union[str, Path, Image.Image, np.ndarray]
 
+# The smallest face the detector searches for under a larger min_face_size. MTCNN's boxes
+# depend on the image pyramid, which starts at the searched size: searched from the limit
+# itself, a face drawn 89 px wide by default came out 86 px wide and was skipped under
+# --min-face-size 89. Searched from here, the limit filters the boxes users see by default.
+SEARCH_FROM = 40
+
 
 def default_weights_path() -> Path:
     """The weights that ship with the package (trained by us on FER2013)."""
@@ -78,6 +84,17 @@ class ImageFaces(list):
         return f"ImageFaces({list.__repr__(self)}, skipped_small={self.skipped_small}{extra})"
 
 
+def _shown_box(face: Face) -> list[float]:
+    """The box as the record gives it and the picture draws it (to a tenth of a pixel)."""
+    return [round(v, 1) for v in face.box]
+
+
+def _shorter_side(box: list[float]) -> float:
+    # What min_face_size is compared with: measured on the shown box, so a face drawn
+    # 89.0 px wide (88.99 as detected) is kept under a limit of 89.
+    return round(min(box[2] - box[0], box[3] - box[1]), 1)
+
+
 def to_rgb_array(image: ImageInput) -> np.ndarray:
     """RGB uint8 ``(H, W, 3)`` from a path, PIL image or array (gray or RGB)."""
     if isinstance(image, (str, Path)):
@@ -110,8 +127,10 @@ class Recognizer:
         backend: ``"auto"`` (the fastest engine measured on this machine, per batch shape:
             :mod:`~gclenet.inference.autoselect`), ``"torch"`` or ``"onnxruntime"`` (an
             export next to the weights, or ``onnx_path``).
-        min_face_size: faces smaller than this (pixels) are skipped and reported; the
-            model is trained on 48 px faces, and MTCNN is ~2x faster at 40 than at 20.
+        min_face_size: faces whose box (``FacePrediction.box``, as drawn) has a shorter side
+            under this many pixels are skipped and counted; the model is trained on 48 px faces.
+            The detector searches from ``min(min_face_size, 40)`` px (MTCNN is ~2x faster at
+            40 than at 20), so a face's box is the same under any limit of 40 or more.
         margin: crop margin around the detected box, as a fraction of its side. 0: MTCNN's
             square box is already as large as FER2013/FER+'s own framing (the crops the
             models learned from); larger margins lost accuracy (``benchmarks/bench_framing.py``).
@@ -150,7 +169,7 @@ class Recognizer:
         if detector == "mtcnn":  # as exact as before where torch runs anyway; else no torch at all
             detector = "mtcnn-torch" if backend == "torch" or self.device != "cpu" else "mtcnn-onnx"
         self.detector = detector if isinstance(detector, FaceDetector) else create_detector(
-            detector, device=self.device, min_face_size=min_face_size)
+            detector, device=self.device, min_face_size=min(min_face_size, SEARCH_FROM))
         self.min_face_size, self.margin, self.align, self.tta = min_face_size, margin, align, tta
         self.batch_size = batch_size
 
@@ -184,7 +203,7 @@ class Recognizer:
     def _keep_large(self, faces: list[Face]) -> tuple[list[Face], int]:
         if self.detector.name == "none":
             return faces, 0
-        kept = [f for f in faces if f.size >= self.min_face_size]
+        kept = [f for f in faces if _shorter_side(_shown_box(f)) >= self.min_face_size]
         return kept, len(faces) - len(kept)
 
     def detect_counted(self, images: list[np.ndarray]) -> list[tuple[list[Face], int]]:
@@ -206,7 +225,7 @@ class Recognizer:
     def face_prediction(self, face: Face, probs: np.ndarray) -> FacePrediction:
         """The record of ``face`` classified as ``probs`` (one row of :meth:`classify`)."""
         return FacePrediction(
-            box=[round(v, 1) for v in face.box], score=round(face.score, 5),
+            box=_shown_box(face), score=round(face.score, 5),
             label=self.classes[int(probs.argmax())], probs={c: float(v) for c, v in zip(self.classes, probs)},
             landmarks=[list(pt) for pt in face.landmarks] if face.landmarks else None,
         )

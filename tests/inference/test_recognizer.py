@@ -162,3 +162,19 @@ def test_crop_face_margin_border_and_alignment():
     angle = np.degrees(np.arctan2(7, 20))
     whole = np.asarray(Image.fromarray(noise).rotate(angle, resample=Image.BILINEAR, center=(80, 65)))
     assert np.array_equal(crop_face(noise, face, margin=0.1, align=True), whole[35:95, 50:110])
+
+
+def test_min_face_size_keeps_a_face_whose_drawn_box_is_at_least_the_limit(random_weights, tmp_path, capsys):
+    from gclenet.cli.main import main
+    from gclenet.inference.sources import write_example_photo
+
+    photo = write_example_photo(tmp_path)
+    (face,) = Recognizer(random_weights, precision="fp32").predict(photo)  # MTCNN, the default limit of 40 px
+    x1, y1, x2, y2 = face.box
+    shorter = int(min(x2 - x1, y2 - y1))  # 89 px: the box as drawn and as --json gives it
+    (kept,) = Recognizer(random_weights, precision="fp32", min_face_size=shorter).predict(photo)
+    assert kept.box == face.box  # the same box under any limit: the limit filters, the detector does not move
+    above = Recognizer(random_weights, precision="fp32", min_face_size=shorter + 2).predict(photo)
+    assert list(above) == [] and above.skipped_small == 1
+    assert main(["predict", str(photo), "--weights", str(random_weights), "--min-face-size", str(shorter + 2)]) == 0
+    assert f"skipped 1 face(s) whose box's shorter side is under {shorter + 2} px" in capsys.readouterr().err
