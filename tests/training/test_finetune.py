@@ -155,3 +155,14 @@ def test_evaluate_after_finetune_on_a_flat_folder_scores_the_held_out_images(fla
     assert main(["evaluate", "--checkpoint", str(best), "--split", "held-out", "--json"]) == 0  # also by name
     assert json.loads(capsys.readouterr().out)["samples"] == 8
 
+
+def test_a_finetunes_output_says_each_event_once_without_third_party_warnings(flat_folder_run):
+    _, result = flat_folder_run
+    lines = [line.strip() for line in result.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)), lines  # no event twice (Lightning's handler and ours both printed)
+    text = "\n".join(lines)
+    for noise in ("litlogger", "Warning", "deprecated", "logging interval", ".py:"):
+        assert noise not in text, noise
+    assert "INFO GPU available" in text and text.count("GPU available") == 1
+    assert "the head starts fresh" in text and "UserWarning" not in text  # an expected event, as an info line
+    assert "Epoch 2/2" in result.stdout and "Epoch 1/1" not in result.stdout  # epochs counted from 1
