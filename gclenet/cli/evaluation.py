@@ -18,7 +18,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, help="a run's .ckpt or exported .safetensors weights")
     p.add_argument("--dataset", help=datasets + "; default: the one the checkpoint was trained on")
     p.add_argument("--root", help="default: the checkpoint's, for the data set it was trained on")
-    p.add_argument("--split", help="default: the split the checkpoint was validated on, else test")
+    p.add_argument("--split", help="default: the split the checkpoint was validated on (where it validated on a "
+                   "held-out part of its training split, that part: also by name, --split held-out), else test")
     p.add_argument("--tta", choices=["none", "flip"], default="none", help="test-time augmentation")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: autocast, to measure its cost")
     p.add_argument("--batch-size", type=int, default=128)
@@ -60,8 +61,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"{report['dataset']} {report['split']} ({report['samples']} images, tta {report['tta']}, "
-              f"{report['precision']}): "
+        print(f"{report['evaluated_on']}: {report['samples']} images, tta {report['tta']}, "
+              f"{report['precision']}: "
               f"accuracy {report['accuracy']:.4f}, mean class accuracy {report['mean_class_accuracy']:.4f}, "
               f"macro F1 {report['macro_f1']:.4f}")
         for name, row in report["per_class"].items():
@@ -91,7 +92,8 @@ def write_evaluation(report: dict, out: Path, checkpoint: Path) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "report.json", lambda f: f.write(json.dumps(report, indent=2).encode()))
-    title = f"{report['dataset']} {report['split']}: accuracy {report['accuracy']:.2%}"
+    where = report.get("evaluated_on") or f"{report['dataset']} {report['split']}"
+    title = f"{where}: accuracy {report['accuracy']:.2%}"
     plot_confusion_matrix(report["confusion_matrix_normalized"], report["classes"], out / "confusion_matrix.png",
                           title=title)
     plot_confusion_matrix(report["confusion_matrix"], report["classes"], out / "confusion_matrix_counts.png",

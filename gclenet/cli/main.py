@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    logging.getLogger("gclenet").setLevel(logging.INFO)  # our events (e.g. a fine-tune's fresh head), as Lightning's
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -125,7 +125,8 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--onnx", help="an ONNX model (fp32 or int8) to run (default: those beside the weights)")
     p.add_argument("--device", default="auto")
     p.add_argument("--min-face-size", type=int, default=40,
-                   help="skip (and report) smaller faces, in pixels (the model sees 48 px faces)")
+                   help="skip (and report) faces whose box, as drawn and in --json, has a shorter side under "
+                        "this many pixels (the model sees 48 px faces)")
     p.add_argument("--tta", action="store_true", help="average with the mirrored face")
     p.add_argument("--batch-size", type=int, default=16, help="images per detection batch")
     p.add_argument("--json", action="store_true", help="print one record per input as JSON on stdout (its faces, "
@@ -280,8 +281,10 @@ def _predict_images(recognizer, images: list[Path], args: argparse.Namespace, ou
                 except OSError:  # a full disk: the run stops; its one line must not be the bar's tail
                     progress.close()
                     raise
-        if recognizer.skipped_small:
-            _warn(f"skipped {recognizer.skipped_small} face(s) smaller than {args.min_face_size} px")
+        skipped = sum(faces.skipped_small for faces in faces_of.values())
+        if skipped:
+            _warn(f"skipped {skipped} face(s) whose box's shorter side is under {args.min_face_size} px "
+                  "(--min-face-size)")
     progress.close()
     return records
 

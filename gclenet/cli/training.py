@@ -82,13 +82,16 @@ def _cmd_finetune(args: argparse.Namespace) -> int:
     data = config.data
     print(f"fine-tuning {args.weights} ({config.model.name}, {data.input_size} px, "
           f"{'gray' if data.grayscale else 'colour'}) on {data.dataset} {data.root} for {', '.join(data.classes)}; "
-          f"validating on {data.holdout_fraction:.0%} of its {data.train_split} split; run: {config.run_dir}",
+          f"validating on a held-out {data.holdout_fraction:.0%} of "
+          f"{'its images' if data.train_split == 'all' else f'its {data.train_split} split'}; run: {config.run_dir}",
           file=sys.stderr)
     best = train(config, resume=args.resume)
     print(best)
     hints = [f"use it: gclenet predict PHOTO --weights {best}"]
     if data.val_split != data.train_split:
         hints.append(f"score it on the {data.val_split} split: gclenet evaluate --checkpoint {best}")
+    elif data.holdout_fraction:
+        hints.append(f"score it on the {data.holdout_fraction:.0%} it held out: gclenet evaluate --checkpoint {best}")
     hints.append(f"its config, to train again with changes (gclenet train --config): {config.run_dir / 'config.yaml'}")
     print("\n".join(hints), file=sys.stderr)
     return 0

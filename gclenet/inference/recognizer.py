@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -15,16 +16,22 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 from PIL import Image
 
-from gclenet.data.image_io import load_image, upright_image
+from gclenet.data.image_io import ImageLoadError, load_image, upright_image
 from gclenet.inference.detection import Face, FaceDetector, create_detector, crop_face
 from gclenet.models.weights import WeightsInfo, resolve_weights, shipped_weights_path
 
 if TYPE_CHECKING:  # the ONNX Runtime path (the default where an int8 model is at hand) never imports torch
     import torch
 
-__all__ = ["Recognizer", "FacePrediction", "ImageInput", "default_weights_path"]
+__all__ = ["Recognizer", "FacePrediction", "ImageFaces", "ImageInput", "default_weights_path"]
 
 ImageInput = Union[str, Path, Image.Image, np.ndarray]
+
+# The smallest face the detector searches for under a larger min_face_size. MTCNN's boxes
+# depend on the image pyramid, which starts at the searched size: searched from the limit
+# itself, a face drawn 89 px wide by default came out 86 px wide and was skipped under
+# --min-face-size 89. Searched from here, the limit filters the boxes users see by default.
+SEARCH_FROM = 40
 
 
 def default_weights_path() -> Path:
@@ -48,6 +55,44 @@ class FacePrediction:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class ImageFaces(list):
+    """The faces of one input (:class:`FacePrediction`, largest first), with what the call
+    learnt about that input: a list, so code that loops over the faces keeps working.
+
+    Everything a call finds out travels with its result, never on the :class:`Recognizer`:
+    one Recognizer serves several threads (the web server's workers) without one call
+    reading another's counts.
+    """
+
+    def __init__(self, faces: Iterable[FacePrediction] = (), *, skipped_small: int = 0,
+                 error: str | None = None) -> None:
+        super().__init__(faces)
+        self.skipped_small = skipped_small  # faces the detector found below min_face_size
+        self.error = error  # why the input could not be read (then there are no faces), as predict --json says
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, ImageFaces):
+            return list.__eq__(self, other) and (self.skipped_small, self.error) == (other.skipped_small, other.error)
+        return list.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]  # a list: unhashable
+
+    def __repr__(self) -> str:
+        extra = f", error={self.error!r}" if self.error else ""
+        return f"ImageFaces({list.__repr__(self)}, skipped_small={self.skipped_small}{extra})"
+
+
+def _shown_box(face: Face) -> list[float]:
+    """The box as the record gives it and the picture draws it (to a tenth of a pixel)."""
+    return [round(v, 1) for v in face.box]
+
+
+def _shorter_side(box: list[float]) -> float:
+    # What min_face_size is compared with: measured on the shown box, so a face drawn
+    # 89.0 px wide (88.99 as detected) is kept under a limit of 89.
+    return round(min(box[2] - box[0], box[3] - box[1]), 1)
 
 
 def to_rgb_array(image: ImageInput) -> np.ndarray:
@@ -82,8 +127,10 @@ class Recognizer:
         backend: ``"auto"`` (the fastest engine measured on this machine, per batch shape:
             :mod:`~gclenet.inference.autoselect`), ``"torch"`` or ``"onnxruntime"`` (an
             export next to the weights, or ``onnx_path``).
-        min_face_size: faces smaller than this (pixels) are skipped and reported; the
-            model is trained on 48 px faces, and MTCNN is ~2x faster at 40 than at 20.
+        min_face_size: faces whose box (``FacePrediction.box``, as drawn) has a shorter side
+            under this many pixels are skipped and counted; the model is trained on 48 px faces.
+            The detector searches from ``min(min_face_size, 40)`` px (MTCNN is ~2x faster at
+            40 than at 20), so a face's box is the same under any limit of 40 or more.
         margin: crop margin around the detected box, as a fraction of its side. 0: MTCNN's
             square box is already as large as FER2013/FER+'s own framing (the crops the
             models learned from); larger margins lost accuracy (``benchmarks/bench_framing.py``).
@@ -122,10 +169,15 @@ class Recognizer:
         if detector == "mtcnn":  # as exact as before where torch runs anyway; else no torch at all
             detector = "mtcnn-torch" if backend == "torch" or self.device != "cpu" else "mtcnn-onnx"
         self.detector = detector if isinstance(detector, FaceDetector) else create_detector(
-            detector, device=self.device, min_face_size=min_face_size)
+            detector, device=self.device, min_face_size=min(min_face_size, SEARCH_FROM))
         self.min_face_size, self.margin, self.align, self.tta = min_face_size, margin, align, tta
         self.batch_size = batch_size
-        self.skipped_small: int = 0  # faces below min_face_size in the last call
+
+    @property
+    def skipped_small(self) -> int:
+        """Gone: a count stored here could be another thread's call's. Each call's result carries its own."""
+        raise AttributeError("Recognizer.skipped_small is per call now: predict(...).skipped_small, "
+                             "predict_batch(...)[i].skipped_small, or detect_counted(...)")
 
     @property
     def model(self) -> torch.nn.Module:
@@ -148,18 +200,21 @@ class Recognizer:
         return np.concatenate([self.backend.classify(crops[start : start + self.batch_size], tta=self.tta)
                                for start in range(0, len(crops), self.batch_size)])
 
-    def _keep_large(self, faces: list[Face]) -> list[Face]:
+    def _keep_large(self, faces: list[Face]) -> tuple[list[Face], int]:
         if self.detector.name == "none":
-            return faces
-        kept = [f for f in faces if f.size >= self.min_face_size]
-        self.skipped_small += len(faces) - len(kept)
-        return kept
+            return faces, 0
+        kept = [f for f in faces if _shorter_side(_shown_box(f)) >= self.min_face_size]
+        return kept, len(faces) - len(kept)
+
+    def detect_counted(self, images: list[np.ndarray]) -> list[tuple[list[Face], int]]:
+        """Per RGB image, ``(its faces whose box's shorter side is at least min_face_size,
+        largest first; how many smaller ones were skipped)``."""
+        return [self._keep_large(faces) for faces in self.detector.detect_batch(images)]
 
     def detect(self, images: list[np.ndarray]) -> list[list[Face]]:
-        """Per RGB image, its faces of at least ``min_face_size`` (the others are counted in
-        ``skipped_small``), largest first."""
-        self.skipped_small = 0
-        return [self._keep_large(faces) for faces in self.detector.detect_batch(images)]
+        """Per RGB image, its faces whose box's shorter side is at least ``min_face_size``,
+        largest first (:meth:`detect_counted` also says how many were skipped)."""
+        return [faces for faces, _ in self.detect_counted(images)]
 
     def crop(self, image: np.ndarray, face: Face) -> np.ndarray:
         """``face``'s crop as the model is shown it (before resizing): square, with the margin,
@@ -170,7 +225,7 @@ class Recognizer:
     def face_prediction(self, face: Face, probs: np.ndarray) -> FacePrediction:
         """The record of ``face`` classified as ``probs`` (one row of :meth:`classify`)."""
         return FacePrediction(
-            box=[round(v, 1) for v in face.box], score=round(face.score, 5),
+            box=_shown_box(face), score=round(face.score, 5),
             label=self.classes[int(probs.argmax())], probs={c: float(v) for c, v in zip(self.classes, probs)},
             landmarks=[list(pt) for pt in face.landmarks] if face.landmarks else None,
         )
@@ -180,13 +235,44 @@ class Recognizer:
         array = to_rgb_array(image)
         return [self.crop(array, face) for face in self.detect([array])[0]]
 
-    def predict_batch(self, images: list[ImageInput]) -> list[list[FacePrediction]]:
-        """One list of :class:`FacePrediction` per image; all faces classified in batches."""
-        arrays = [to_rgb_array(im) for im in images]
-        found = self.detect(arrays)
-        probs = iter(self.classify([self.crop(a, face) for a, faces in zip(arrays, found) for face in faces]))
-        return [[self.face_prediction(face, next(probs)) for face in faces] for faces in found]
+    def predict_batch(self, images: list[ImageInput], *, errors: str = "record") -> list[ImageFaces]:
+        """One :class:`ImageFaces` per input, in order; the faces of all of them classified in batches.
 
-    def predict(self, image: ImageInput) -> list[FacePrediction]:
-        """Faces of one image (path, PIL image or RGB/gray uint8 array), largest first."""
-        return self.predict_batch([image])[0]
+        Args:
+            images: paths, PIL images or RGB/gray uint8 arrays.
+            errors: what an input that cannot be read as an image (missing, empty, corrupt,
+                not an image) does. ``"record"``: its result has no faces and ``error``
+                says why (as ``predict --json`` reports it), and the other inputs are
+                recognised as ever; ``"raise"``: the whole call raises.
+
+        Raises:
+            ImageLoadError: an unreadable input, with ``errors="raise"``.
+            ValueError: an array that is not an image (wrong dtype or shape), or an unknown ``errors``.
+        """
+        if errors not in ("record", "raise"):
+            raise ValueError(f"errors must be 'record' or 'raise', got {errors!r}")
+        arrays: list[np.ndarray | None] = []
+        failed: dict[int, str] = {}
+        for index, image in enumerate(images):
+            try:
+                arrays.append(to_rgb_array(image))
+            except ImageLoadError as err:
+                if errors == "raise":
+                    raise
+                failed[index] = err.reason
+                arrays.append(None)
+        readable = [a for a in arrays if a is not None]
+        found = iter(self.detect_counted(readable))
+        detected = [next(found) if a is not None else ([], 0) for a in arrays]
+        probs = iter(self.classify([self.crop(a, face) for a, (faces, _) in zip(arrays, detected) for face in faces]))
+        return [ImageFaces([self.face_prediction(face, next(probs)) for face in faces], skipped_small=skipped,
+                           error=failed.get(index))
+                for index, (faces, skipped) in enumerate(detected)]
+
+    def predict(self, image: ImageInput, *, errors: str = "raise") -> ImageFaces:
+        """Faces of one image (path, PIL image or RGB/gray uint8 array), largest first.
+
+        An unreadable image raises :class:`~gclenet.data.image_io.ImageLoadError` (one input:
+        nothing else is lost); ``errors="record"`` returns it with ``error`` set instead.
+        """
+        return self.predict_batch([image], errors=errors)[0]

@@ -84,9 +84,9 @@ class FaceStream:
         """The faces of each frame (``(index, RGB array)``, in order, indices increasing), oldest
         id first. The frames the detector runs on are detected in one batch."""
         due = [self._due(index) for index, _ in frames]
-        detections = iter(self.recognizer.detect([frame for (_, frame), d in zip(frames, due) if d]) if any(due)
-                          else [])
-        self.skipped_small += self.recognizer.skipped_small if any(due) else 0
+        counted = self.recognizer.detect_counted([frame for (_, frame), d in zip(frames, due) if d]) if any(due) else []
+        self.skipped_small += sum(skipped for _, skipped in counted)
+        detections = iter(faces for faces, _ in counted)
         out = []
         for (index, frame), detected in zip(frames, due):
             tracks = self.tracker.update(index, next(detections) if detected else None,

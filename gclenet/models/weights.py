@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ __all__ = ["WeightsInfo", "load", "build_trained", "load_init_weights", "read_we
            "read_state_dict", "read_checkpoint", "weights_bytes", "quantize_weights", "dequantize_weights",
            "resolve_weights", "shipped_weights_path", "SHIPPED_WEIGHTS", "DEFAULT_WEIGHTS", "IMAGENET_MEAN",
            "IMAGENET_STD"]
+
+log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 # name -> file in gclenet/weights; each is trained by us (see its record and docs/BENCHMARKS.md)
@@ -333,7 +336,7 @@ def load_init_weights(model: nn.Module, weights: str | Path, classes: list[str] 
         weights: a run checkpoint, a weights file, or a shipped name (``"fer2013"``).
         classes: the model's class list. The head is kept when the weights' classes are the
             same, re-ordered by name when they are the same in another order, and left fresh
-            (with a warning) when they differ, also in number.
+            (an info line of the ``gclenet.models.weights`` logger) when they differ, also in number.
 
     Raises:
         RuntimeError: any other tensor is missing or has another shape (named).
@@ -346,8 +349,9 @@ def load_init_weights(model: nn.Module, weights: str | Path, classes: list[str] 
             rows = [trained_for.index(name) for name in classes]
             state = {**state, "fc.weight": state["fc.weight"][rows], "fc.bias": state["fc.bias"][rows]}
         else:
-            warnings.warn(f"{weights}: trained for {trained_for}, the model is for {list(classes)}; "
-                          "the head starts fresh", stacklevel=2)
+            # Expected when fine-tuning on classes of one's own: said as an event, not warned of.
+            log.info("%s: trained for %s, the model is for %s; the head starts fresh", weights, trained_for,
+                     list(classes))
             other_classes = {k for k in state if k.startswith("fc.")}
             state = {k: v for k, v in state.items() if k not in other_classes}
     state, other_size = _drop_other_head(model, state, weights)

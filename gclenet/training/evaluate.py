@@ -18,9 +18,15 @@ from torchmetrics.functional.classification import (
 )
 from tqdm import tqdm
 
-from gclenet.data import FERDataset, get_dataset_spec, read_split
+from gclenet.data import FERDataset, get_dataset_spec
 from gclenet.models.weights import WeightsInfo, load
-from gclenet.training.splits import EvaluationSplit, check_overlap, evaluation_split, training_overlap
+from gclenet.training.splits import (
+    EvaluationSplit,
+    check_overlap,
+    evaluation_samples,
+    evaluation_split,
+    training_overlap,
+)
 
 __all__ = ["predict_dataset", "predict_checkpoint", "classification_report", "evaluate_checkpoint"]
 
@@ -102,7 +108,7 @@ def evaluate_checkpoint(
     where, data = prepared.where, prepared.data
     report = classification_report(probs, labels, list(prepared.info.classes))
     report.update(checkpoint=str(checkpoint), dataset=where.dataset, root=where.root, split=where.split,
-                  options=where.options, tta=tta or "none",
+                  held_out=where.held_out, evaluated_on=where.describe(), options=where.options, tta=tta or "none",
                   precision=precision, skipped=data.skipped, overlap=prepared.overlap)
     return report
 
@@ -125,7 +131,7 @@ def _run(checkpoint: str | Path, dataset: str | None, root: str | Path | None, s
          options: dict[str, Any] | None, allow_overlap: bool, **predict: Any) -> tuple[_Prepared, Tensor, Tensor]:
     model, info = load(checkpoint, reparameterize=True)
     where = evaluation_split(info, dataset, root, split, options)
-    samples = read_split(where.dataset, where.root, where.split, info.classes, **where.options)
+    samples = evaluation_samples(info, where)
     overlap = training_overlap(info, samples)
     check_overlap(overlap, where, checkpoint, allow=allow_overlap)  # before decoding a single image
     data = FERDataset(samples, info.classes, info.transforms(), grayscale=decode_grayscale(where.dataset, info),

@@ -7,23 +7,31 @@ tested on the image protocol's test fold without repeating ``--option protocol=i
 and it compares the images it is about to score with the images the run trained on, so
 that a split that overlaps the training set is refused (or, when asked, reported) instead
 of scored as if it were a test.
+
+A run that validated on a held-out part of its training split (``data.holdout_fraction``,
+as ``gclenet finetune`` does on a folder without a test part) is scored by default on
+exactly that part: the record has the fraction, the seed and the rule that drew it
+(``select_samples``). ``split="held-out"`` names it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gclenet.data import DatasetLayoutError, Sample
+from gclenet.data import DatasetLayoutError, Sample, read_split
 from gclenet.models import WeightsInfo
 from gclenet.training.config import TrainConfig, config_from_dict
 from gclenet.training.datamodule import select_samples
 
-__all__ = ["EvaluationSplit", "evaluation_split", "training_overlap", "check_overlap"]
+__all__ = ["EvaluationSplit", "HELD_OUT", "evaluation_split", "evaluation_samples", "training_overlap",
+           "check_overlap"]
+
+HELD_OUT = "held-out"  # the split name of the part of the training split a run held out to validate on
 
 
 @dataclass(frozen=True)
@@ -32,10 +40,12 @@ class EvaluationSplit:
     root: str
     split: str
     options: dict[str, Any] = field(default_factory=dict)
+    held_out: float = 0.0  # > 0: only the part of ``split`` the run held out (this fraction), not all of it
 
     def describe(self) -> str:
         options = ", ".join(f"{k}={v}" for k, v in sorted(self.options.items()) if k != "parts")
-        return f"{self.dataset} {self.split}" + (f" ({options})" if options else "")
+        held = f", the {self.held_out:.0%} the run held out" if self.held_out else ""
+        return f"{self.dataset} {self.split}" + (f" ({options}{held})" if options else f" ({held[2:]})" if held else "")
 
 
 def _trained_config(info: WeightsInfo) -> TrainConfig | None:
@@ -54,8 +64,13 @@ def evaluation_split(info: WeightsInfo, dataset: str | None = None, root: str | 
     ``options`` given here replacing theirs). Without a record, ``dataset`` and ``root``
     must be given and ``split`` defaults to ``test``.
 
+    A run that validated on a held-out part of its training split, and whose recorded
+    validation split is that training split (nothing else was left unseen), is evaluated
+    on the held-out part by default; ``split="held-out"`` asks for it by name.
+
     Raises:
-        ValueError: no data set or root given and none recorded.
+        ValueError: no data set or root given and none recorded; ``held-out`` asked of
+            weights that held nothing out.
     """
     trained = _trained_config(info)
     dataset = dataset or (trained.data.dataset if trained else None)
@@ -66,8 +81,26 @@ def evaluation_split(info: WeightsInfo, dataset: str | None = None, root: str | 
     if root is None:
         raise ValueError(f"pass --root: where {dataset} is (these weights were trained on another data set)")
     recorded = trained.data.reader_options(train=False) if same else {}
+    held_out = trained.data.holdout_fraction if same else 0.0
+    if split == HELD_OUT and not held_out:
+        raise ValueError(f"--split {HELD_OUT}: these weights held out no images of {dataset} "
+                         "(they were validated on a split of their own)")
+    if held_out and (split == HELD_OUT or (split is None and trained.data.val_split == trained.data.train_split)):
+        return EvaluationSplit(dataset, str(root), trained.data.train_split, {**recorded, **(options or {})},
+                               held_out=held_out)
     split = split or (trained.data.val_split if same else "test")
     return EvaluationSplit(dataset, str(root), split, {**recorded, **(options or {})})
+
+
+def evaluation_samples(info: WeightsInfo, where: EvaluationSplit) -> list[Sample]:
+    """The images of ``where``: its split as read, or the part of it the run held out, drawn
+    again from the record (fraction, seed, reader options) as training drew it."""
+    if not where.held_out:
+        return read_split(where.dataset, where.root, where.split, info.classes, **where.options)
+    trained = _trained_config(info)
+    options = {k: v for k, v in where.options.items() if k != "parts"}
+    data = replace(trained.data, root=where.root, options=options)
+    return select_samples(data, info.classes, seed=trained.seed, train=False)
 
 
 def _identity(sample: Sample) -> str:

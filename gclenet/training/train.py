@@ -15,6 +15,7 @@ from gclenet.fileio import atomic_write_bytes
 from gclenet.training.callbacks import EpochTimer, EpochWeightAveraging, TrimLogsToCheckpoint
 from gclenet.training.checkpoint_io import AtomicCheckpointIO
 from gclenet.training.config import TrainConfig
+from gclenet.training.console import progress_bar, training_console
 from gclenet.training.datamodule import FERDataModule
 from gclenet.training.loggers import ResumableCSVLogger
 from gclenet.training.module import FERClassifier
@@ -53,27 +54,30 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
                                    TrimLogsToCheckpoint()]
     if config.optim.swa_start_epoch is not None:
         callbacks.append(EpochWeightAveraging(config.optim.swa_start_epoch))
-    trainer = L.Trainer(
-        default_root_dir=run_dir,
-        max_epochs=trainer_cfg.max_epochs,
-        precision=resolve_precision(trainer_cfg.precision, trainer_cfg.accelerator),
-        accelerator=trainer_cfg.accelerator,
-        devices=trainer_cfg.devices,
-        num_nodes=trainer_cfg.num_nodes,
-        strategy=trainer_cfg.strategy,
-        limit_train_batches=trainer_cfg.limit_train_batches,
-        limit_val_batches=trainer_cfg.limit_val_batches,
-        log_every_n_steps=trainer_cfg.log_every_n_steps,
-        deterministic=trainer_cfg.deterministic,
-        enable_progress_bar=trainer_cfg.progress_bar,
-        callbacks=callbacks,
-        logger=[
-            ResumableCSVLogger(run_dir, name="logs", version="", flush_logs_every_n_steps=1),
-            TensorBoardLogger(run_dir, name="tensorboard", version=""),
-        ],
-        plugins=[AtomicCheckpointIO()],
-        use_distributed_sampler=False,  # the data module shards with its own seeded sampler
-        enable_model_summary=False,
-    )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
+    if trainer_cfg.progress_bar:
+        callbacks.append(progress_bar())
+    with training_console():  # Lightning's messages once each, its internals' warnings left out
+        trainer = L.Trainer(
+            default_root_dir=run_dir,
+            max_epochs=trainer_cfg.max_epochs,
+            precision=resolve_precision(trainer_cfg.precision, trainer_cfg.accelerator),
+            accelerator=trainer_cfg.accelerator,
+            devices=trainer_cfg.devices,
+            num_nodes=trainer_cfg.num_nodes,
+            strategy=trainer_cfg.strategy,
+            limit_train_batches=trainer_cfg.limit_train_batches,
+            limit_val_batches=trainer_cfg.limit_val_batches,
+            log_every_n_steps=trainer_cfg.log_every_n_steps,
+            deterministic=trainer_cfg.deterministic,
+            enable_progress_bar=trainer_cfg.progress_bar,
+            callbacks=callbacks,
+            logger=[
+                ResumableCSVLogger(run_dir, name="logs", version="", flush_logs_every_n_steps=1),
+                TensorBoardLogger(run_dir, name="tensorboard", version=""),
+            ],
+            plugins=[AtomicCheckpointIO()],
+            use_distributed_sampler=False,  # the data module shards with its own seeded sampler
+            enable_model_summary=False,
+        )
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None)
     return Path(best.best_model_path or last)

@@ -162,8 +162,8 @@ def test_a_large_every_does_not_hold_the_frames_between(random_weights, tmp_path
     video = write_video(tmp_path / "long.mp4", 64)
     recognizer = Recognizer(random_weights, detector="none")
     batches = []
-    original = recognizer.detect
-    monkeypatch.setattr(recognizer, "detect", lambda frames: batches.append(len(frames)) or original(frames))
+    original = recognizer.detect_counted
+    monkeypatch.setattr(recognizer, "detect_counted", lambda frames: batches.append(len(frames)) or original(frames))
     record = analyse_video(recognizer, video, out=tmp_path / "out", every=30, batch_size=8, progress=False)
     assert record["frames"] == 64 and record["frames_analysed"] == 3  # frames 0, 30, 60, each detected
     assert batches == [2, 1]  # flushed after 32 held frames, not after 8 analysed ones (240 held)

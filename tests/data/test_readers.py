@@ -4,7 +4,7 @@ import pytest
 
 from gclenet.data.classes import BASIC_CLASSES, CANONICAL_CLASSES, canonical_name, class_list
 from gclenet.data.folders import DatasetLayoutError
-from gclenet.data.registry import read_split
+from gclenet.data.registry import get_dataset_spec, read_split
 from tests.data.layouts import ckplus48, ckplus_original, class_folders, fer2013_csv, rafdb_original, write_image
 
 
@@ -106,9 +106,10 @@ def test_ckplus_original_release_last_frames_and_neutral(tmp_path):
 
 def test_affectnet_numeric_folders_seven_and_eight_classes(tmp_path):
     class_folders(tmp_path / "train", {"0": 1, "1": 2, "6": 1, "7": 3}, mode="RGB")
-    seven = read_split("affectnet", tmp_path, "train")
+    seven = read_split("affectnet", tmp_path, "train", BASIC_CLASSES)
     assert by_class(seven) == {"neutral": 1, "happy": 2, "angry": 1}  # contempt dropped
-    eight = read_split("affectnet", tmp_path, "train", CANONICAL_CLASSES)
+    eight = read_split("affectnet", tmp_path, "train")  # its own classes: the 8 it is labelled with
+    assert get_dataset_spec("affectnet").classes == tuple(CANONICAL_CLASSES)
     assert by_class(eight, CANONICAL_CLASSES) == {"neutral": 1, "happy": 2, "angry": 1, "contempt": 3}
 
 

@@ -91,7 +91,54 @@ def test_small_faces_are_skipped_and_counted(random_weights):
 
     recognizer = Recognizer(random_weights, detector=TwoFaces(), min_face_size=20, precision="fp32")
     faces = recognizer.predict(face_image(64))
-    assert len(faces) == 1 and recognizer.skipped_small == 1
+    assert len(faces) == 1 and faces.skipped_small == 1  # the call's own count, not the recognizer's
+    with pytest.raises(AttributeError, match="per call"):
+        recognizer.skipped_small  # noqa: B018
+
+
+def test_a_batch_with_a_bad_file_keeps_the_good_results_and_names_the_error(random_weights, tmp_path):
+    recognizer = Recognizer(random_weights, detector="none", precision="fp32")
+    good = tmp_path / "a.png"
+    Image.fromarray(face_image()).save(good)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    first, bad, missing, again = recognizer.predict_batch([good, tmp_path / "empty.jpg", tmp_path / "gone.jpg", good])
+    assert len(first) == len(again) == 1 and first.error is again.error is None  # in order, failures in place
+    assert list(bad) == [] and "empty" in bad.error and list(missing) == [] and missing.error
+    assert first[0].probs == pytest.approx(recognizer.predict(good)[0].probs, abs=1e-5)
+    with pytest.raises(ImageLoadError, match="empty.jpg"):
+        recognizer.predict_batch([good, tmp_path / "empty.jpg"], errors="raise")
+    with pytest.raises(ImageLoadError, match="empty.jpg"):  # one image: its error is the call's
+        recognizer.predict(tmp_path / "empty.jpg")
+    assert recognizer.predict(tmp_path / "empty.jpg", errors="record").error == bad.error
+
+
+def test_a_recognizer_shared_by_threads_gives_each_call_its_own_results(random_weights):
+    from concurrent.futures import ThreadPoolExecutor
+
+    class SizedFaces(WholeImageDetector):
+        """The whole image and ``side // 16`` small faces: each image its own skipped count."""
+
+        name = "fake"
+
+        def detect(self, image):
+            side = image.shape[0]
+            return [Face((0, 0, side, side), 0.99)] + [Face((i, i, i + 8, i + 8), 0.9) for i in range(side // 16)]
+
+    recognizer = Recognizer(random_weights, detector=SizedFaces(), min_face_size=20, precision="fp32")
+    images = [face_image(32 + 16 * i, seed=i) for i in range(8)]
+    expected = [recognizer.predict(image) for image in images]
+    assert [faces.skipped_small for faces in expected] == [2, 3, 4, 5, 6, 7, 8, 9]
+
+    def calls(worker):
+        return [(i, recognizer.predict(images[(worker + i) % 8])) for i in range(50)]
+
+    with ThreadPoolExecutor(8) as pool:
+        for worker, results in enumerate(pool.map(calls, range(8))):
+            for i, faces in results:
+                want = expected[(worker + i) % 8]
+                assert faces.skipped_small == want.skipped_small and faces.error is None
+                assert len(faces) == 1 and faces[0].box == want[0].box
+                assert faces[0].probs == pytest.approx(want[0].probs, abs=1e-5)
 
 
 def test_crop_face_margin_border_and_alignment():
@@ -119,3 +166,19 @@ def test_crop_face_margin_border_and_alignment():
     angle = np.degrees(np.arctan2(7, 20))
     whole = np.asarray(Image.fromarray(noise).rotate(angle, resample=Image.BILINEAR, center=(80, 65)))
     assert np.array_equal(crop_face(noise, face, margin=0.1, align=True), whole[35:95, 50:110])
+
+
+def test_min_face_size_keeps_a_face_whose_drawn_box_is_at_least_the_limit(random_weights, tmp_path, capsys):
+    from gclenet.cli.main import main
+    from gclenet.inference.sources import write_example_photo
+
+    photo = write_example_photo(tmp_path)
+    (face,) = Recognizer(random_weights, precision="fp32").predict(photo)  # MTCNN, the default limit of 40 px
+    x1, y1, x2, y2 = face.box
+    shorter = int(min(x2 - x1, y2 - y1))  # 89 px: the box as drawn and as --json gives it
+    (kept,) = Recognizer(random_weights, precision="fp32", min_face_size=shorter).predict(photo)
+    assert kept.box == face.box  # the same box under any limit: the limit filters, the detector does not move
+    above = Recognizer(random_weights, precision="fp32", min_face_size=shorter + 2).predict(photo)
+    assert list(above) == [] and above.skipped_small == 1
+    assert main(["predict", str(photo), "--weights", str(random_weights), "--min-face-size", str(shorter + 2)]) == 0
+    assert f"skipped 1 face(s) whose box's shorter side is under {shorter + 2} px" in capsys.readouterr().err

@@ -118,3 +118,51 @@ def test_every_shipped_config_starts_from_weights_that_exist_or_says_which_run_m
     assert makers, f"{path.name}: init_checkpoint {init} is made by no shipped config"
     header = path.read_text()
     assert all(str(m.relative_to(ROOT)) in header for m in makers), f"{path.name} does not say it needs {makers}"
+
+
+@pytest.fixture(scope="module")
+def flat_folder_run(random_weights, tmp_path_factory):
+    """``gclenet finetune`` as the README shows it, on a flat ``<class>/`` folder (two short
+    epochs from random weights), in a process of its own as a user runs it."""
+    tmp = tmp_path_factory.mktemp("flat")
+    own = class_folders(tmp / "my_faces", {"happy": 20, "sad": 20})
+    run = tmp / "runs" / "mine"
+    result = subprocess.run([sys.executable, "-m", "gclenet", "finetune", "--data", str(own), "--weights",
+                             str(random_weights), "--epochs", "2", "--out", str(run)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run / "checkpoints" / "best.ckpt", result
+
+
+def test_evaluate_after_finetune_on_a_flat_folder_scores_the_held_out_images(flat_folder_run, capsys):
+    import json
+
+    from gclenet.cli.main import main
+    from gclenet.training.splits import evaluation_samples, evaluation_split
+
+    best, _ = flat_folder_run
+    assert main(["evaluate", "--checkpoint", str(best), "--json"]) == 0  # no options
+    report = json.loads(capsys.readouterr().out)
+    config = load_config(best.parent.parent / "config.yaml")
+    held_out = select_samples(config.data, config.data.classes, seed=config.seed, train=False)
+    trained = select_samples(config.data, config.data.classes, seed=config.seed, train=True)
+    assert report["samples"] == len(held_out) == 8 and report["held_out"] == 0.2
+    assert report["overlap"]["checked"] and report["overlap"]["images"] == 0
+    info = read_weights_info(best)
+    scored = evaluation_samples(info, evaluation_split(info))
+    assert [s.source for s in scored] == [s.source for s in held_out]  # exactly what the run validated on
+    assert not {s.source for s in scored} & {s.source for s in trained}
+    assert main(["evaluate", "--checkpoint", str(best), "--split", "held-out", "--json"]) == 0  # also by name
+    assert json.loads(capsys.readouterr().out)["samples"] == 8
+
+
+def test_a_finetunes_output_says_each_event_once_without_third_party_warnings(flat_folder_run):
+    _, result = flat_folder_run
+    lines = [line.strip() for line in result.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)), lines  # no event twice (Lightning's handler and ours both printed)
+    text = "\n".join(lines)
+    for noise in ("litlogger", "Warning", "deprecated", "logging interval", ".py:"):
+        assert noise not in text, noise
+    assert "INFO GPU available" in text and text.count("GPU available") == 1
+    assert "the head starts fresh" in text and "UserWarning" not in text  # an expected event, as an info line
+    assert "Epoch 2/2" in result.stdout and "Epoch 1/1" not in result.stdout  # epochs counted from 1

@@ -7,7 +7,8 @@
   ``expression``) with images under ``Manually_Annotated_Images/``; codes 8-10 (none,
   uncertain, non-face) are skipped.
 
-Pass the 8 canonical classes (``classes`` with contempt) for AffectNet-8.
+Its classes are the 8 it is labelled with (AffectNet-8, contempt included); pass the 7
+basic classes (``classes`` without contempt) for AffectNet-7.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import csv
 from collections.abc import Sequence
 from pathlib import Path
 
-from gclenet.data.classes import BASIC_CLASSES, canonical_name, index_of
+from gclenet.data.classes import CANONICAL_CLASSES, canonical_name, index_of
 from gclenet.data.registry import Sample, register_dataset
 from gclenet.data.folders import DatasetLayoutError, find_split_dir, read_class_folders
 
@@ -27,8 +28,8 @@ LAYOUT = "{train,val}/<class or code 0-7>/ or training.csv/validation.csv + Manu
 _CSV = {"train": "training.csv", "val": "validation.csv", "test": "validation.csv"}
 
 
-@register_dataset("affectnet", classes=BASIC_CLASSES, grayscale=False, layout=LAYOUT, splits=("train", "val"))
-def read_affectnet(root: str | Path, split: str, classes: Sequence[str] = BASIC_CLASSES) -> list[Sample]:
+@register_dataset("affectnet", classes=CANONICAL_CLASSES, grayscale=False, layout=LAYOUT, splits=("train", "val"))
+def read_affectnet(root: str | Path, split: str, classes: Sequence[str] = CANONICAL_CLASSES) -> list[Sample]:
     root = Path(root)
     if split not in _CSV:
         raise ValueError(f"AffectNet splits are train and val (test = val), got {split!r}")
