@@ -43,3 +43,13 @@ def port(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a TCP port (1-65535)")
     return port
+
+
+def folder(text: str) -> str:
+    """An ``--out`` folder: one that exists or can be made; an existing file is refused in
+    one line (instead of the ``[Errno 17] File exists`` of making the folder later)."""
+    from pathlib import Path
+
+    if Path(text).exists() and not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; name a folder for the outputs (made if missing)")
+    return text

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gclenet.cli.common import add_command, datasets_help, options
+from gclenet.cli.common import add_command, datasets_help, folder, options
 
 __all__ = ["add_parsers", "write_evaluation"]
 
@@ -28,7 +28,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-overlap", action="store_true",
                    help="score a split that shares images with the training set (refused by default) and report it")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
-    p.add_argument("--out", help="write report.json, confusion matrices and training curves (PNG) here")
+    p.add_argument("--out", type=folder, help="write report.json, confusion matrices and training curves (PNG) here")
     p.set_defaults(func=_cmd_evaluate)
 
     p = add_command(sub, "robustness", "accuracy under occlusion, pose and quality corruptions", extra="train")
@@ -42,7 +42,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--option", action="append", metavar="KEY=VALUE")
     p.add_argument("--allow-overlap", action="store_true",
                    help="score a split that shares images with a checkpoint's training set (refused by default)")
-    p.add_argument("--out", help="write robustness.json, robustness.md and robustness.png here")
+    p.add_argument("--out", type=folder, help="write robustness.json, robustness.md and robustness.png here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_robustness)
 

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from gclenet.cli.common import add_command, port
+from gclenet.cli.common import add_command, folder, port
 from gclenet.data.image_io import ImageLoadError, load_image
 from gclenet.fileio import atomic_write_bytes
 
@@ -35,7 +35,7 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_predict_parser(sub)
     p = sub.add_parser("demo", help="recognise the expression on the example photo that ships with gclenet")
-    p.add_argument("--out", default="gclenet-demo", help="where the photo and the annotated result go")
+    p.add_argument("--out", type=folder, default="gclenet-demo", help="where the photo and the annotated result go")
     p.add_argument("--weights", default="default", help="shipped weights (default), a .ckpt or .safetensors")
     p.add_argument("--json", action="store_true", help="print the result as JSON, as predict --json does")
     p.set_defaults(func=run_demo)
@@ -133,7 +133,8 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
                    "or the error that kept it from being read)")
     p.add_argument("--csv", help="write one row per face to this CSV file (one row with an error, or none found, "
                    "for an image without faces)")
-    p.add_argument("--out", help="write annotated images (and video outputs) here, under the inputs' relative paths")
+    p.add_argument("--out", type=folder,
+                   help="write annotated images (and video outputs) here, under the inputs' relative paths")
     p.add_argument("--every", type=int, default=1, help="videos: analyse every Nth frame")
     p.add_argument("--detect-every", type=int, default=DEFAULT_DETECT_EVERY, metavar="N",
                    help="videos and webcam: run the detector every N frames and follow the faces in between "
@@ -200,7 +201,7 @@ def _tracking(args: argparse.Namespace) -> dict[str, Any]:
 def run_predict(args: argparse.Namespace) -> int:
     """Every input ends as one record: its faces, a video's summary, or ``{"file", "error"}``."""
     from gclenet.inference.outputs import mirrored_paths
-    from gclenet.inference.sources import expand_inputs, is_video
+    from gclenet.inference.sources import expand_each, is_video
 
     if args.webcam is not None:
         from gclenet.inference.video import WebcamUnavailable, require_display, run_webcam
@@ -215,20 +216,25 @@ def run_predict(args: argparse.Namespace) -> int:
         _warn("no input: name image files, folders, globs or videos (or --webcam N)")
         return 2
     _tracking(args)  # a bad --detect-every or --smooth is refused before any work
-    files, problems = expand_inputs(args.inputs)
-    records: list[dict[str, Any]] = []
-    for item, reason in problems:
-        _warn(f"{item}: {reason}")
-        records.append({"file": item, "error": reason})
+    expanded = expand_each(args.inputs)
+    files = [file for _, found, _ in expanded for file in found]
+    for item, _, reason in expanded:
+        if reason is not None:
+            _warn(f"{item}: {reason}")
     classes: list[str] = []
+    of_file: dict[Path, dict[str, Any]] = {}
     if files:
         recognizer = _recognizer(args)
         classes = recognizer.classes
         out = Path(args.out) if args.out else None
         relative = mirrored_paths(args.inputs, files) if out else {}
         images = [f for f in files if not is_video(f)]
-        records += _predict_images(recognizer, images, args, out, relative)
-        records += _predict_videos(recognizer, [f for f in files if is_video(f)], args, out, relative)
+        videos = [f for f in files if is_video(f)]
+        of_file.update(zip(images, _predict_images(recognizer, images, args, out, relative)))
+        of_file.update(zip(videos, _predict_videos(recognizer, videos, args, out, relative)))
+    records: list[dict[str, Any]] = []  # in the order of the inputs, each input's problem in its place
+    for item, found, reason in expanded:
+        records += [{"file": item, "error": reason}] if reason is not None else [of_file[f] for f in found]
     if args.csv:
         _write_csv(Path(args.csv), [r for r in records if r.get("type") != "video"], classes)
         if any(r.get("type") == "video" for r in records):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gclenet.cli.common import add_command, datasets_help, options
+from gclenet.cli.common import add_command, datasets_help, folder, options
 
 __all__ = ["add_parsers"]
 
@@ -34,7 +34,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout", type=float, default=0.2,
                    help="fraction of the training images validated on (whole subjects where the data set knows them)")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--out", help="the run folder (default: runs/finetune_<data>)")
+    p.add_argument("--out", type=folder, help="the run folder (default: runs/finetune_<data>)")
     p.add_argument("--resume", action="store_true", help="continue the run from its last checkpoint")
     p.set_defaults(func=_cmd_finetune)
 

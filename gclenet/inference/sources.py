@@ -8,7 +8,7 @@ from pathlib import Path
 from gclenet.data.folders import list_images
 from gclenet.data.image_io import IMAGE_SUFFIXES
 
-__all__ = ["expand_inputs", "VIDEO_SUFFIXES", "is_video", "write_example_photo", "EXAMPLE_PHOTO"]
+__all__ = ["expand_inputs", "expand_each", "VIDEO_SUFFIXES", "is_video", "write_example_photo", "EXAMPLE_PHOTO"]
 
 # The demo's photo, as scikit-image distributes it (512x512), stored as a JPEG (65 KB) so that
 # the core install runs `gclenet demo` without scikit-image.
@@ -27,26 +27,31 @@ def expand_inputs(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]
     expanded; explicitly named files are kept whatever their suffix, so that a bad
     file is reported by the decoder instead of silently skipped.
     """
-    files: list[Path] = []
-    problems: list[tuple[str, str]] = []
+    expanded = expand_each(inputs)
+    files = [file for _, found, _ in expanded for file in found]
+    return files, [(item, reason) for item, _, reason in expanded if reason is not None]
+
+
+def expand_each(inputs: list[str]) -> list[tuple[str, list[Path], str | None]]:
+    """Per input, in order: ``(input, the files it names, why it names none or None)``, as
+    :func:`expand_inputs` finds them (what keeps results in the order of the inputs)."""
+    expanded: list[tuple[str, list[Path], str | None]] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             found = [p for p in list_images(path)] + sorted(
                 p for p in path.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
-            if not found:
-                problems.append((item, f"folder holds no images or videos ({', '.join(sorted(IMAGE_SUFFIXES))})"))
-            files += found
+            reason = None if found else (f"folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}) or videos "
+                                         f"({', '.join(sorted(VIDEO_SUFFIXES))})")
+            expanded.append((item, found, reason))
         elif path.exists():
-            files.append(path)
+            expanded.append((item, [path], None))
         elif any(ch in item for ch in "*?["):
             matched = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
-            if not matched:
-                problems.append((item, "pattern matches no file"))
-            files += matched
+            expanded.append((item, matched, None if matched else "pattern matches no file"))
         else:
-            problems.append((item, "no such file or folder"))
-    return files, problems
+            expanded.append((item, [], "no such file or folder"))
+    return expanded
 
 
 def write_example_photo(folder: str | Path) -> Path:

@@ -43,6 +43,10 @@ class WebcamUnavailable(RuntimeError):
 
 
 def _cv2():
+    # FFmpeg, under OpenCV, prints its own lines ("moov atom not found") for a broken file
+    # before gclenet's one line about it. OpenCV reads this when it first uses FFmpeg in a
+    # process (in `gclenet predict`, here); a user's own setting stands.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
     import cv2
 
     return cv2

@@ -230,3 +230,32 @@ def test_one_face_record_for_predict_json_the_python_api_and_the_web_api(random_
     (web,) = analyse_upload(recognizer, str(path))[2]["faces"]  # the web API's JSON output
     assert set(cli) == set(api) == set(web) == {f.name for f in fields(FacePrediction)}
     assert cli == api == web
+
+
+def test_small_things_records_in_argument_order_out_a_file_empty_folder_broken_mp4(random_weights, tmp_path, capfd):
+    first, second = write_faces(tmp_path / "in", 2)
+    code = main(["predict", str(first), str(tmp_path / "missing.jpg"), str(second), "--weights", str(random_weights),
+                 "--detector", "none", "--json"])
+    records = json.loads(capfd.readouterr().out)
+    assert code == 0 and [Path(r["file"]).name for r in records] == ["face_0.png", "missing.jpg", "face_1.png"]
+
+    taken = tmp_path / "taken.txt"
+    taken.write_text("a file")
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(first), "--out", str(taken)])
+    err = capfd.readouterr().err
+    assert stop.value.code == 2 and "taken.txt is a file; name a folder" in err and "Errno" not in err
+
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(tmp_path / "empty"), "--weights", str(random_weights)]) == 1
+    err = capfd.readouterr().err
+    assert ".png" in err and ".mp4" in err  # the extensions of both that it looked for
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 2)  # an MP4 header, no moov atom
+    # A process of its own, as a user runs it: OpenCV sets FFmpeg's log level when it first uses it.
+    result = subprocess.run([sys.executable, "-m", "gclenet", "predict", str(broken), "--weights", str(random_weights),
+                             "--detector", "none"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and result.stderr.strip().splitlines() == [
+        f"gclenet predict: {broken}: cannot open as a video (not a video, or a codec OpenCV lacks); "
+        "convert it to H.264 MP4 or check the file"]
