@@ -194,9 +194,16 @@ def _read_cache(path: Path) -> dict[str, Any]:
 
     try:
         data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else {}
     except (OSError, ValueError):  # missing, unreadable or corrupt: measure again
         return {}
+    # A hand-edited file: entries that are not what gclenet writes are measured again.
+    return {key: entry for key, entry in data.items() if _well_formed(entry)} if isinstance(data, dict) else {}
+
+
+def _well_formed(entry: Any) -> bool:
+    return isinstance(entry, dict) and isinstance(entry.get("backend"), str) \
+        and isinstance(entry.get("allowed", []), list) and isinstance(entry.get("busy_retries", 0), int) \
+        and all(isinstance(entry.get(k, {}), dict) for k in ("images_per_s", "refused", "checks"))
 
 
 def _write_cache(path: Path, data: dict[str, Any]) -> None:
@@ -282,15 +289,17 @@ def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], 
         # Figures taken beside other work say little: measured again by the next runs while
         # ``busy_retries`` lasts (a machine that is always busy keeps the last figures).
         busy_left = (retries - 1 if retries else BUSY_RETRIES) if _busy() else 0
+        measured: dict[str, Any] = {}
         for b in missing:
             speeds = (measure_fn or measure)(built, lambda name, b=b: make_batch(name, b), batch=b)
             out[b] = Selection(choose_backend(speeds, usable), b, "measured", speeds, {**excluded, **refused},
                                _dt.date.today().isoformat(), {k: v.to_dict() for k, v in checks.items()})
-            data[f"{machine} | model {model} | batch {b}"] = {
+            measured[f"{machine} | model {model} | batch {b}"] = {
                 "backend": out[b].backend, "allowed": list(allowed), "images_per_s": speeds,
                 "measured_on": out[b].measured_on, "checks": out[b].checks, "refused": refused,
                 "busy_retries": busy_left}
-        _write_cache(cache, data)
+        # Another process may have measured other batches or models meanwhile: keep its entries.
+        _write_cache(cache, {**_read_cache(cache), **measured})
         print(f"gclenet: done in {time.perf_counter() - started:.1f} s: "
               + ", ".join(f"{s.backend} at batch {b}" for b, s in out.items() if b in missing)
               + (" (the machine was busy: measured again next time)" if busy_left else ""),

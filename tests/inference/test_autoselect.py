@@ -195,3 +195,16 @@ def test_a_stale_int8_file_of_other_weights_is_not_used(int8_model_48, tmp_path,
     save_weights(create_model("gclenet"), weights_info(date="2099-01-01"), weights)  # new weights, same name
     backend = AutoBackend(weights, precision="fp32")
     assert "made from other weights" in caplog.text and "onnx-int8" not in backend._engines
+
+
+@pytest.mark.parametrize("entry", [["onnx-int8"], "onnx-int8", {"backend": 3}, {"backend": "onnx-int8", "allowed": "all"},
+                                   {"backend": "onnx-int8", "allowed": list(CANDIDATES), "images_per_s": "fast"}])
+def test_a_hand_edited_cache_entry_is_measured_again(tmp_path, entry):
+    _select(tmp_path, {"torch-fp32": 1, "onnx-fp32": 2, "torch-bf16": 3, "onnx-int8": 4})
+    data = json.loads((tmp_path / "backends.json").read_text())
+    (key,) = data
+    (tmp_path / "backends.json").write_text(json.dumps({key: entry, "someone else's": {"backend": "torch-fp32"}}))
+    selection, calls = _select(tmp_path, {"torch-fp32": 9, "onnx-fp32": 2, "torch-bf16": 3, "onnx-int8": 4})
+    assert (selection.backend, selection.source) == ("torch-fp32", "measured") and calls
+    data = json.loads((tmp_path / "backends.json").read_text())
+    assert data[key]["backend"] == "torch-fp32" and "someone else's" in data  # other entries are kept

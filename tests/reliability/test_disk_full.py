@@ -86,13 +86,33 @@ def test_atomic_write_names_the_file_and_keeps_the_previous_one(tmp_path, monkey
     no_partial_files(tmp_path)
 
 
-@pytest.mark.parametrize("fmt, name", [("safetensors", "w.safetensors"), ("torchscript", "m.pt")])
+@pytest.mark.parametrize("fmt, name", [("safetensors", "w.safetensors"), ("torchscript", "m.pt"), ("onnx", "m.onnx")])
 def test_export_on_a_full_disk(random_weights, tmp_path, monkeypatch, capsys, fmt, name):
     out = tmp_path / name
     out.write_bytes(b"previous export")
     fill_disk(monkeypatch, gclenet.fileio, room=1000)
     assert main(["export", "--weights", str(random_weights), "--format", fmt, "--out", str(out)]) == 2
     assert one_error_line(capsys.readouterr().err, "export") == f"gclenet export: error: {FULL}: '{out}'"
+    assert out.read_bytes() == b"previous export"
+    no_partial_files(tmp_path)
+
+
+@pytest.mark.parametrize("full", ["m.int8", "fp32.onnx"])  # the output's disk; the temporary folder's
+def test_int8_export_on_a_full_disk(random_weights, tmp_path, monkeypatch, capsys, full):
+    pytest.importorskip("onnxruntime")
+    write_faces(tmp_path / "calibration", 4)
+    out = tmp_path / "m.int8.onnx"
+    out.write_bytes(b"previous export")
+    fill_disk(monkeypatch, gclenet.fileio, room=1000, only=full)
+    assert main(["export", "--weights", str(random_weights), "--format", "onnx", "--int8", "--calibration",
+                 str(tmp_path / "calibration"), "--out", str(out)]) == 2
+    line = one_error_line(capsys.readouterr().err, "export")
+    if full == "m.int8":
+        assert line == f"gclenet export: error: {FULL}: '{out}'"
+    else:  # the intermediate fp32 model, in the system's temporary folder: the line names that one
+        failed = Path(line.split(": '")[-1].rstrip("'"))
+        assert line.startswith(f"gclenet export: error: {FULL}: ") and failed.name == "fp32.onnx"
+        assert not failed.parent.exists()  # the temporary folder is removed
     assert out.read_bytes() == b"previous export"
     no_partial_files(tmp_path)
 
