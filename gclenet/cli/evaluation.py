@@ -31,6 +31,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=folder, help="write report.json, confusion matrices and training curves (PNG) here")
     p.set_defaults(func=_cmd_evaluate)
 
+    p = add_command(sub, "calibrate", "fit the temperature of trained weights on held-out faces and store it "
+                    "(and the training prior, for --balance) in their record", extra="train")
+    p.add_argument("--weights", required=True, help="exported .safetensors weights (or a run's .ckpt, to measure only)")
+    p.add_argument("--out", help="write the calibrated weights here (may be --weights itself); without it, only measure")
+    p.add_argument("--dataset", help=datasets + "; default: the one the weights were trained on")
+    p.add_argument("--root", help="default: the weights', for the data set they were trained on")
+    p.add_argument("--split", help="default: what evaluate scores by default (a run's held-out part: --split held-out)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="reader option, as for evaluate")
+    p.add_argument("--allow-overlap", action="store_true",
+                   help="fit on faces the weights trained on (refused by default: the temperature comes out too low)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_calibrate)
+
     p = add_command(sub, "robustness", "accuracy under occlusion, pose and quality corruptions", extra="train")
     p.add_argument("--checkpoint", action="append", required=True, help="repeat to compare models side by side")
     p.add_argument("--name", action="append", help="display name per checkpoint")
@@ -70,6 +83,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                   f"f1 {row['f1']:.3f}  n={row['support']}")
         if args.out:
             print(f"wrote {args.out}/report.json and PNGs")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    import json
+
+    from gclenet.training.calibrate import calibrate_weights
+
+    report = calibrate_weights(args.weights, args.out, dataset=args.dataset, root=args.root, split=args.split,
+                               options=options(args.option), allow_overlap=args.allow_overlap, progress=not args.json)
+    _warn_overlap("calibrate", report["overlap"])
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"{report['fitted_on']}: {report['faces']} faces: temperature {report['temperature']:.3f}; "
+              f"expected calibration error ({report['bins']} bins) {report['ece_before']:.2%} -> "
+              f"{report['ece_after']:.2%}, NLL {report['nll_before']:.4f} -> {report['nll_after']:.4f}"
+              + (f"; wrote {report['out']}" if args.out else ""))
     return 0
 
 

@@ -128,6 +128,9 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
                    help="skip (and report) faces whose box, as drawn and in --json, has a shorter side under "
                         "this many pixels (the model sees 48 px faces)")
     p.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    p.add_argument("--balance", type=float, default=0.0, metavar="B",
+                   help="favour rarer expressions: 0 answers as trained (best accuracy), 1 as if every class "
+                        "were equally common (best mean class accuracy); docs/BENCHMARKS.md has the curve")
     p.add_argument("--batch-size", type=int, default=16, help="images per detection batch")
     p.add_argument("--json", action="store_true", help="print one record per input as JSON on stdout (its faces, "
                    "or the error that kept it from being read)")
@@ -189,7 +192,8 @@ def _recognizer(args: argparse.Namespace):  # noqa: ANN202 - a Recognizer, impor
     from gclenet.inference.recognizer import Recognizer
 
     return Recognizer(args.weights, device=args.device, detector=args.detector, backend=args.backend,
-                      precision=args.precision, onnx_path=args.onnx, min_face_size=args.min_face_size, tta=args.tta)
+                      precision=args.precision, onnx_path=args.onnx, min_face_size=args.min_face_size, tta=args.tta,
+                      balance=args.balance)
 
 
 def _tracking(args: argparse.Namespace) -> dict[str, Any]:

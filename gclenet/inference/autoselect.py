@@ -367,7 +367,7 @@ class AutoBackend:
         int8_record = None
         if device == "cpu" and self.files["onnx-int8"].is_file():
             engine = self._engines.get("onnx-int8") or self._onnx(self.files["onnx-int8"])
-            if engine.info.to_dict() == self.info.to_dict():  # not a stale file of other weights
+            if engine.info.network_dict() == self.info.network_dict():  # not a stale file of other weights
                 self._engines["onnx-int8"], int8_record = engine, engine.int8_record or {}
             else:
                 log.warning("%s: made from other weights than %s; not used", engine.path, self.weights)

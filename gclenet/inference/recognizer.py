@@ -17,8 +17,9 @@ import numpy as np
 from PIL import Image
 
 from gclenet.data.image_io import ImageLoadError, load_image, upright_image
+from gclenet.inference.calibration import adjust_probabilities
 from gclenet.inference.detection import Face, FaceDetector, create_detector, crop_face
-from gclenet.models.weights import WeightsInfo, resolve_weights, shipped_weights_path
+from gclenet.models.weights import WeightsInfo, read_weights_info, resolve_weights, shipped_weights_path
 
 if TYPE_CHECKING:  # the ONNX Runtime path (the default where an int8 model is at hand) never imports torch
     import torch
@@ -136,6 +137,12 @@ class Recognizer:
             models learned from); larger margins lost accuracy (``benchmarks/bench_framing.py``).
         align: level the eyes before cropping when the detector gives landmarks.
         tta: also classify the mirrored face and average.
+        balance: how much rarer expressions are favoured: ``0`` answers as trained (best
+            overall accuracy), ``1`` as if every class were equally common (best mean class
+            accuracy), values between trade one for the other (docs/BENCHMARKS.md, class
+            balance). Logit adjustment by the training prior in the weights' record.
+        calibrated: apply the temperature in the weights' record, so a face given 80 % is
+            right about 80 % of the time on held-out faces; the top class is the same either way.
         precision: ``"auto"``, ``"fp32"``, ``"bf16"`` (PyTorch autocast) or ``"int8"`` (ONNX Runtime);
             with ``backend="torch"``, ``"auto"`` is bf16 where the hardware is fast at it.
         batch_size: faces classified per forward pass.
@@ -153,6 +160,8 @@ class Recognizer:
         margin: float = 0.0,
         align: bool = True,
         tta: bool = False,
+        balance: float = 0.0,
+        calibrated: bool = True,
         precision: str = "auto",
         batch_size: int = 32,
     ) -> None:
@@ -171,6 +180,13 @@ class Recognizer:
         self.detector = detector if isinstance(detector, FaceDetector) else create_detector(
             detector, device=self.device, min_face_size=min(min_face_size, SEARCH_FROM))
         self.min_face_size, self.margin, self.align, self.tta = min_face_size, margin, align, tta
+        # The weights file's record is the one source of the calibration, whichever engine
+        # runs (an ONNX export may predate its weights' calibration).
+        record = read_weights_info(self.weights)
+        self.temperature = record.temperature if calibrated else 1.0
+        self.balance, self.class_prior = float(balance), record.class_prior
+        adjust_probabilities(np.full((1, len(self.classes)), 1 / len(self.classes)), temperature=self.temperature,
+                             prior=self.class_prior, balance=self.balance)  # a bad setting fails here, not later
         self.batch_size = batch_size
 
     @property
@@ -197,8 +213,9 @@ class Recognizer:
         """Class probabilities ``(len(crops), classes)`` of already-cropped faces."""
         if not crops:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        return np.concatenate([self.backend.classify(crops[start : start + self.batch_size], tta=self.tta)
-                               for start in range(0, len(crops), self.batch_size)])
+        probs = np.concatenate([self.backend.classify(crops[start : start + self.batch_size], tta=self.tta)
+                                for start in range(0, len(crops), self.batch_size)])
+        return adjust_probabilities(probs, temperature=self.temperature, prior=self.class_prior, balance=self.balance)
 
     def _keep_large(self, faces: list[Face]) -> tuple[list[Face], int]:
         if self.detector.name == "none":

@@ -69,6 +69,10 @@ class WeightsInfo:
     recipe: dict[str, Any] | str | None = None  # the training config
     accuracy: dict[str, Any] | str | None = None  # measured numbers, e.g. {"ferplus test": 0.86}
     date: str | None = None  # when trained or exported, ISO format
+    # Applied to the probabilities by every engine (gclenet.inference.calibration), fitted
+    # after training by `gclenet calibrate`: not part of the network.
+    temperature: float = 1.0  # logits / temperature: confidences that match accuracy on held-out faces
+    class_prior: tuple[float, ...] | None = None  # the training targets' class distribution, for balance
     extra: dict[str, Any] = field(default_factory=dict)  # any other metadata, kept as it came
 
     def __post_init__(self) -> None:
@@ -76,6 +80,11 @@ class WeightsInfo:
         for name in ("classes", "mean", "std"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "input_size", int(self.input_size))
+        object.__setattr__(self, "temperature", float(self.temperature))
+        if self.class_prior is not None:
+            object.__setattr__(self, "class_prior", tuple(float(v) for v in self.class_prior))
+            if len(self.class_prior) != len(self.classes):
+                raise ValueError(f"class_prior has {len(self.class_prior)} values for {len(self.classes)} classes")
 
     @property
     def num_classes(self) -> int:
@@ -104,6 +113,10 @@ class WeightsInfo:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
         values = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None}
         return {**self.extra, **values}
+
+    def network_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the probability calibration: equal for files of the same network."""
+        return {k: v for k, v in self.to_dict().items() if k not in ("temperature", "class_prior", "calibration")}
 
     @classmethod
     def from_json(cls, text: str) -> WeightsInfo:

@@ -28,8 +28,8 @@ from gclenet.models import WeightsInfo
 from gclenet.training.config import TrainConfig, config_from_dict
 from gclenet.training.datamodule import select_samples
 
-__all__ = ["EvaluationSplit", "HELD_OUT", "evaluation_split", "evaluation_samples", "training_overlap",
-           "check_overlap"]
+__all__ = ["EvaluationSplit", "HELD_OUT", "evaluation_split", "evaluation_samples", "training_samples",
+           "training_overlap", "check_overlap"]
 
 HELD_OUT = "held-out"  # the split name of the part of the training split a run held out to validate on
 
@@ -103,6 +103,12 @@ def evaluation_samples(info: WeightsInfo, where: EvaluationSplit) -> list[Sample
     return select_samples(data, info.classes, seed=trained.seed, train=False)
 
 
+def training_samples(info: WeightsInfo) -> list[Sample] | None:
+    """The images the weights were trained on, drawn again from the record (``None``: it names none)."""
+    trained = _trained_config(info)
+    return None if trained is None else select_samples(trained.data, info.classes, seed=trained.seed, train=True)
+
+
 def _identity(sample: Sample) -> str:
     # Files by their real path; pixels read from a CSV by file and row (FER2013 has equal
     # faces in its Training and test rows: equal is not the same image).
@@ -123,7 +129,7 @@ def training_overlap(info: WeightsInfo, samples: list[Sample]) -> dict[str, Any]
     if trained is None:
         return {"checked": False, "reason": "the weights record no training data"}
     try:
-        seen = {_identity(s) for s in select_samples(trained.data, info.classes, seed=trained.seed, train=True)}
+        seen = {_identity(s) for s in training_samples(info) or []}
     except (DatasetLayoutError, OSError, ValueError, KeyError) as err:
         return {"checked": False, "reason": f"the training data cannot be read here ({str(err).splitlines()[0]})"}
     shared = [s for s in samples if _identity(s) in seen]
