@@ -32,8 +32,8 @@ def _recognizer(weights: str, setting: str, tmp: Path, int8: str | None) -> Reco
         return Recognizer(weights, detector="none", backend="onnxruntime", onnx_path=onnx_path)
     if setting == "int8":
         return Recognizer(weights, detector="none", backend="onnxruntime", precision="int8", onnx_path=int8)
-    if setting == "auto":
-        return Recognizer(weights, detector="none")
+    if setting in ("auto", "auto+tta"):
+        return Recognizer(weights, detector="none", tta=setting == "auto+tta")
     precision, _, tta = setting.partition("+")
     return Recognizer(weights, detector="none", backend="torch", precision=precision, tta=tta == "tta")
 
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--weights", default="default")
     parser.add_argument("--settings", nargs="+", default=["fp32", "bf16"],
-                        help="fp32, bf16, fp32+tta, bf16+tta (PyTorch), onnxruntime (fp32 ONNX), int8, auto")
+                        help="fp32, bf16, fp32+tta, bf16+tta (PyTorch), onnxruntime (fp32 ONNX), int8, auto, auto+tta")
     parser.add_argument("--int8", help="the int8 ONNX model for the int8 setting (default: beside the weights)")
     parser.add_argument("--batch", type=int, default=256, help="images per predict_batch call")
     parser.add_argument("--limit", type=int, help="a fixed random subset of N images (a quick look)")
