@@ -3,7 +3,7 @@ fitted on faces the fit is told to use, expected calibration error and a reliabi
 on a test split before and after, and the balance curve (accuracy, mean class accuracy and
 the rare classes' recall at several ``balance`` settings), all from one pass of fp32
 PyTorch over each split (``Recognizer(calibrated=False)``; the adjustment is the one every
-engine's probabilities go through, ``gclenet.inference.calibration``).
+engine's probabilities go through, ``gclenet.models.calibration``).
 
     python benchmarks/bench_calibration.py --weights default --root ../shared/data/ferplus \
         --fit-split train --fit-fraction 0.05 --test-split val --diagram docs/images/calibration.png
@@ -20,7 +20,7 @@ import numpy as np
 from gclenet.data.image_io import load_image
 from gclenet.data.registry import read_split
 from gclenet.fileio import atomic_write_bytes
-from gclenet.inference.calibration import (adjust_probabilities, expected_calibration_error, fit_temperature,
+from gclenet.models.calibration import (adjust_probabilities, expected_calibration_error, fit_temperature,
                                            reliability_bins, training_prior)
 from gclenet.inference.recognizer import Recognizer
 
@@ -104,9 +104,12 @@ def main() -> None:
     for b, row in results["balance"].items():
         print(f"{b:>7}  {row['accuracy']:.4f}    {row['mean_class_accuracy']:.4f}      "
               + "  ".join(f"{row['recall'].get(c, float('nan')):8.3f}" for c in rare))
-    if args.diagram:
-        diagram(reliability_bins(test_probs, labels), reliability_bins(calibrated, labels), Path(args.diagram),
-                f"{results['test']}: ECE {results['ece_before']:.1%} -> {results['ece_after']:.1%} (T={temperature:.2f})")
+    if args.diagram:  # what users get: the record's temperature where the weights have one
+        shown = results["record_temperature"] if results["record_temperature"] != 1.0 else temperature
+        after = adjust_probabilities(test_probs, temperature=shown)
+        diagram(reliability_bins(test_probs, labels), reliability_bins(after, labels), Path(args.diagram),
+                f"{results['test']}: ECE {results['ece_before']:.1%} -> "
+                f"{expected_calibration_error(after, labels):.1%} (temperature {shown:.3f})")
     if args.json:
         atomic_write_bytes(args.json, lambda handle: handle.write(json.dumps(results, indent=2).encode()))
 

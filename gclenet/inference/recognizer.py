@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from gclenet.data.image_io import ImageLoadError, load_image, upright_image
-from gclenet.inference.calibration import adjust_probabilities
+from gclenet.models.calibration import adjust_probabilities
 from gclenet.inference.detection import Face, FaceDetector, create_detector, crop_face
 from gclenet.models.weights import WeightsInfo, read_weights_info, resolve_weights, shipped_weights_path
 

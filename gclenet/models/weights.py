@@ -69,7 +69,7 @@ class WeightsInfo:
     recipe: dict[str, Any] | str | None = None  # the training config
     accuracy: dict[str, Any] | str | None = None  # measured numbers, e.g. {"ferplus test": 0.86}
     date: str | None = None  # when trained or exported, ISO format
-    # Applied to the probabilities by every engine (gclenet.inference.calibration), fitted
+    # Applied to the probabilities by every engine (gclenet.models.calibration), fitted
     # after training by `gclenet calibrate`: not part of the network.
     temperature: float = 1.0  # logits / temperature: confidences that match accuracy on held-out faces
     class_prior: tuple[float, ...] | None = None  # the training targets' class distribution, for balance

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from gclenet.fileio import atomic_write_bytes
-from gclenet.inference.calibration import (adjust_probabilities, expected_calibration_error, fit_temperature,
+from gclenet.models.calibration import (adjust_probabilities, expected_calibration_error, fit_temperature,
                                            negative_log_likelihood, training_prior)
 from gclenet.models.weights import WeightsInfo, read_weights_info, resolve_weights
 from gclenet.training.splits import evaluation_samples, evaluation_split, training_overlap, training_samples

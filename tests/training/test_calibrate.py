@@ -9,7 +9,7 @@ from safetensors import safe_open
 
 from gclenet.cli.main import main
 from gclenet.data.classes import BASIC_CLASSES
-from gclenet.inference.calibration import adjust_probabilities
+from gclenet.models.calibration import adjust_probabilities
 from gclenet.inference.recognizer import Recognizer
 from gclenet.models import read_weights_info
 from gclenet.training.calibrate import write_record

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gclenet.inference.calibration import (adjust_probabilities, expected_calibration_error, fit_temperature,
+from gclenet.models.calibration import (adjust_probabilities, expected_calibration_error, fit_temperature,
                                            reliability_bins, training_prior)
 
 
