@@ -1,0 +1,48 @@
+"""The docs stay a true map: every module of the package is named in docs/ARCHITECTURE.md,
+the README stays the short page a newcomer reads first, and no page or module cites an
+issue tracker number that a reader of the repository cannot look up.
+
+(The code blocks of ARCHITECTURE.md run in ``tests/models/test_new_variant.py`` and
+``tests/training/test_new_dataset.py``.)"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "gclenet"
+ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
+README = ROOT / "README.md"
+SET_UP = "python3 -m venv .venv && .venv/bin/pip install torch==2.14.1 torchvision==0.29.1 && .venv/bin/pip install -e "
+
+
+def module_names() -> list[str]:
+    """Each module as ARCHITECTURE.md names it: its path below ``gclenet/``; a package's
+    ``__init__.py`` as its folder (``inference/``), the top level's as ``__init__.py``."""
+    names = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE)
+        if "__pycache__" in relative.parts:
+            continue
+        if relative.name == "__init__.py" and relative.parent != Path("."):
+            names.append(f"{relative.parent.as_posix()}/")
+        else:
+            names.append(relative.as_posix())
+    return names
+
+
+def test_every_module_is_named_in_the_architecture_map():
+    text = ARCHITECTURE.read_text()
+    named = set(re.findall(r"`(?:gclenet/)?([\w/]+(?:\.py|/))`", text))
+    missing = [name for name in module_names() if name not in named]
+    assert not missing, f"modules missing from {ARCHITECTURE.name} (add a row to 'Every module'): {missing}"
+
+
+def test_the_architecture_map_names_no_module_that_is_gone():
+    text = ARCHITECTURE.read_text()
+    section = text.split("## Every module", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([\w/]+(?:\.py|/))` \|", section, re.M)
+    assert rows, "no module rows found"
+    gone = [row for row in rows if row not in module_names()]
+    assert not gone, f"{ARCHITECTURE.name} names modules that do not exist: {gone}"
