@@ -2,8 +2,8 @@
 the README stays the short page a newcomer reads first, and no page or module cites an
 issue tracker number that a reader of the repository cannot look up.
 
-(The code blocks of ARCHITECTURE.md run in ``tests/models/test_new_variant.py`` and
-``tests/training/test_new_dataset.py``.)"""
+The README's five lines of recognition run here; the code blocks of ARCHITECTURE.md run in
+``tests/models/test_new_variant.py`` and ``tests/training/test_new_dataset.py``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,34 @@ def test_the_architecture_map_names_no_module_that_is_gone():
     assert rows, "no module rows found"
     gone = [row for row in rows if row not in module_names()]
     assert not gone, f"{ARCHITECTURE.name} names modules that do not exist: {gone}"
+
+
+def test_the_readme_is_short_and_starts_with_the_two_commands():
+    text = README.read_text()
+    assert len(text.encode()) < 10_000, f"README.md is {len(text.encode())} bytes; details belong in docs/"
+    commands = [line for line in text.splitlines() if line.startswith("python3 -m venv .venv")]
+    assert len(commands) == 2 and all(line.startswith(SET_UP) for line in commands)
+    first_block = text.index("```bash")
+    assert text.index(commands[0]) < text.index("```", first_block + 3)  # the first code block is the set-up
+
+
+def test_readme_links_resolve():
+    for page in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" not in target:
+                assert (page.parent / target).exists(), f"{page.name}: broken link {target}"
+
+
+def test_the_readme_recognition_runs_as_written(tmp_path, monkeypatch, capsys):
+    """The five lines of "Recognition in five lines", on the shipped photo as ``photo.jpg``."""
+    import shutil
+
+    code = re.search(r"## Recognition in five lines\n+```python\n(.*?)```", README.read_text(), re.S).group(1)
+    assert len([line for line in code.splitlines() if line.strip()]) == 5
+    shutil.copy(PACKAGE / "assets" / "astronaut.jpg", tmp_path / "photo.jpg")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, f"{README} (Recognition in five lines)", "exec"), {})
+    assert "happy" in capsys.readouterr().out
 
 
 def test_no_issue_tracker_numbers_in_code_or_docs():
