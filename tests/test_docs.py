@@ -69,7 +69,7 @@ def test_the_readme_recognition_runs_as_written(tmp_path, monkeypatch, capsys):
     import shutil
 
     code = re.search(r"## Recognition in five lines\n+```python\n(.*?)```", README.read_text(), re.S).group(1)
-    assert len([line for line in code.splitlines() if line.strip()]) == 5
+    assert len(code.strip().splitlines()) <= 5
     shutil.copy(PACKAGE / "assets" / "astronaut.jpg", tmp_path / "photo.jpg")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, f"{README} (Recognition in five lines)", "exec"), {})
