@@ -57,11 +57,21 @@ def test_the_readme_is_short_and_starts_with_the_two_commands():
     assert text.index(commands[0]) < text.index("```", first_block + 3)  # the first code block is the set-up
 
 
-def test_readme_links_resolve():
+def anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives the headings of ``page``."""
+    headings = re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", page.read_text(), flags=re.S), re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_links_between_pages_resolve():
     for page in [README, *sorted((ROOT / "docs").glob("*.md"))]:
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
-            if "://" not in target:
-                assert (page.parent / target).exists(), f"{page.name}: broken link {target}"
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", page.read_text()):
+            if "://" in target:
+                continue
+            linked = page.parent / target if target else page
+            assert linked.exists(), f"{page.name}: broken link {target}"
+            if anchor and linked.suffix == ".md":
+                assert anchor in anchors(linked), f"{page.name}: no heading for #{anchor} in {linked.name}"
 
 
 def test_the_readme_recognition_runs_as_written(tmp_path, monkeypatch, capsys):
