@@ -54,7 +54,7 @@ def test_the_wheel_holds_the_weights_and_the_photo_and_declares_the_extras(wheel
         metadata = email.message_from_bytes(archive.read(metadata_name))
     for weights in SHIPPED_WEIGHTS.values():
         assert f"gclenet/weights/{weights}" in names
-    # the default weights' int8 model, which backend "auto" picks where it is fastest (issue 21)
+    # the default weights' int8 model, which backend "auto" picks where it is fastest (docs/BENCHMARKS.md, "Engines")
     assert f"gclenet/weights/{Path(SHIPPED_WEIGHTS[DEFAULT_WEIGHTS]).stem}.int8.onnx" in names
     assert "gclenet/assets/astronaut.jpg" in names
     for stage in ("pnet", "rnet", "onet"):  # MTCNN on ONNX Runtime, the torch-free path

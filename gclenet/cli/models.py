@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from gclenet.cli.common import add_command
+from gclenet.inference.detection import DETECTORS
+from gclenet.inference.export import EXPORT_FORMATS
 
 __all__ = ["add_parsers"]
 
@@ -23,7 +25,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "export", "export trained weights: safetensors, ONNX (fp32 or int8) or TorchScript",
                     extra="export", what="--format onnx")
     p.add_argument("--weights", required=True, help="a run's .ckpt, exported .safetensors or a shipped name")
-    p.add_argument("--format", choices=["safetensors", "onnx", "torchscript"], required=True)
+    p.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--meta", action="append", metavar="KEY=VALUE",
                    help="safetensors: metadata beside the checkpoint's record, e.g. accuracy='{\"ferplus test\": 0.86}' "
@@ -45,7 +47,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default="default", help="the gclenet weights (default: shipped)")
     p.add_argument("--baseline", action="append",
                    help="a checkpoint to show beside it, e.g. plain ResNet-34 (repeat for more columns)")
-    p.add_argument("--detector", choices=["mtcnn", "mtcnn-onnx", "mtcnn-torch", "haar", "none"], default="mtcnn")
+    p.add_argument("--detector", choices=DETECTORS, default="mtcnn")
     p.add_argument("--corruption", action="append", metavar="FAMILY[@SEVERITY]",
                    help="add a row with the face corrupted, e.g. eyes, mouth, rotation@30 (as in `robustness`)")
     p.add_argument("--names", nargs="+", help="column titles: --weights' model, then each --baseline's")

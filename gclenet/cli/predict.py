@@ -20,13 +20,14 @@ from tqdm import tqdm
 from gclenet.cli.common import add_command, folder, port
 from gclenet.data.image_io import ImageLoadError, load_image
 from gclenet.fileio import atomic_write_bytes
+from gclenet.inference.backends import BACKENDS, PRECISIONS
+from gclenet.inference.detection import DETECTORS
 
 __all__ = ["add_parsers", "add_predict_parser", "run_predict"]
 
 # Modules that import torch are imported inside the commands: building the parser, which
 # every command and every --help does, stays free of torch's ~2 s import; so does
 # `predict` where the ONNX Runtime backend is chosen.
-DETECTOR_CHOICES = ["mtcnn", "mtcnn-onnx", "mtcnn-torch", "haar", "none"]
 DEFAULT_DETECT_EVERY = 5  # = gclenet.inference.stream's (not imported here: the parser stays light)
 DEFAULT_WINDOW = 5
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -46,7 +47,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="address to bind; any but a loopback one needs --auth or --auth-file")
     p.add_argument("--port", type=port, default=7860)
     p.add_argument("--weights", default="default")
-    p.add_argument("--detector", choices=DETECTOR_CHOICES, default="mtcnn")
+    p.add_argument("--detector", choices=DETECTORS, default="mtcnn")
     p.add_argument("--max-file-size", default="5mb", help="upload cap, e.g. 5mb")
     p.add_argument("--auth", action="append", type=credentials, metavar="USER:PASSWORD",
                    help="require this login for the page and the API (repeatable; other users of this machine "
@@ -114,13 +115,13 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="recognise expressions in images, folders, globs or videos")
     p.add_argument("inputs", nargs="*", help="image files, folders (searched recursively), globs, video files")
     p.add_argument("--weights", default="default", help="shipped weights (default), a .ckpt or .safetensors")
-    p.add_argument("--detector", choices=DETECTOR_CHOICES, default="mtcnn",
+    p.add_argument("--detector", choices=DETECTORS, default="mtcnn",
                    help="face detector: mtcnn (on ONNX Runtime; facenet-pytorch's with --backend torch), "
                         "mtcnn-onnx, mtcnn-torch, haar; 'none' treats each image as one cropped face")
-    p.add_argument("--backend", choices=["auto", "torch", "onnxruntime"], default="auto",
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="classifier engine; auto: the fastest measured on this machine (once, then cached; "
                         "`gclenet info` shows the choice)")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "int8"], default="auto",
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="auto: what --backend chooses; int8 runs the int8 ONNX model, bf16 PyTorch autocast")
     p.add_argument("--onnx", help="an ONNX model (fp32 or int8) to run (default: those beside the weights)")
     p.add_argument("--device", default="auto")

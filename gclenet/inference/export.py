@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from gclenet.fileio import atomic_write_bytes
 from gclenet.models.weights import WeightsInfo, load, weights_bytes
@@ -14,6 +12,9 @@ from gclenet.models.weights import WeightsInfo, load, weights_bytes
 __all__ = ["save_weights", "export_weights", "export_onnx", "export_torchscript", "EXPORT_FORMATS"]
 
 EXPORT_FORMATS = ("safetensors", "onnx", "torchscript")
+
+if TYPE_CHECKING:  # torch is imported by the exports that run it: the CLI reads EXPORT_FORMATS without it
+    import torch
 
 
 def save_weights(model: torch.nn.Module, info: WeightsInfo, out: str | Path, *, half: bool = True,
@@ -43,6 +44,7 @@ def export_weights(checkpoint: str | Path, out: str | Path, *, half: bool = True
 def export_onnx(weights: str | Path, out: str | Path, *, opset: int = 18) -> Path:
     """The deploy model as ONNX, input ``(batch, 3, S, S)`` with a dynamic batch axis."""
     import onnx
+    import torch
 
     model, info = load(weights, reparameterize=True)
     example = torch.zeros(2, 3, info.input_size, info.input_size)  # not 1: torch.export specialises a batch of 1
@@ -66,6 +68,8 @@ def export_onnx(weights: str | Path, out: str | Path, *, opset: int = 18) -> Pat
 
 def export_torchscript(weights: str | Path, out: str | Path) -> Path:
     """The deploy model traced to TorchScript (its record in the ``gclenet.json`` extra file)."""
+    import torch
+
     model, info = load(weights, reparameterize=True)
     traced = torch.jit.trace(model, torch.zeros(1, 3, info.input_size, info.input_size))
     extra = {"gclenet.json": info.to_json()}

@@ -35,7 +35,8 @@ __all__ = ["FaceCalibrationReader", "calibration_images", "quantize_onnx", "expo
 # Nodes left in fp32 by default: none. On FER2013 PublicTest with the shipped weights,
 # keeping the first convolution, the attention (MatMuls, Softmax) or the network's tail
 # (last residual block, pooling, classifier) in fp32 did not raise the top-1 agreement
-# beyond the spread between calibration samples (docs/BENCHMARKS.md, issue 21).
+# beyond the spread between calibration samples (docs/BENCHMARKS.md, "Engines": how the
+# int8 model was made).
 DEFAULT_EXCLUDE: tuple[str, ...] = ()
 
 Face = Union[str, Path, np.ndarray]  # a face crop: an image file or an RGB/gray uint8 array

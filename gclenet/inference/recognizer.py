@@ -1,7 +1,7 @@
 """The Python facade: faces in, expressions out.
 
     from gclenet import Recognizer
-    recognizer = Recognizer()                     # shipped weights, MTCNN, CPU
+    recognizer = Recognizer()                     # shipped FER+ weights, MTCNN, fastest engine here
     for face in recognizer.predict("photo.jpg"):
         print(face.box, face.label, face.probs)
 """
@@ -36,7 +36,7 @@ SEARCH_FROM = 40
 
 
 def default_weights_path() -> Path:
-    """The weights that ship with the package (trained by us on FER2013)."""
+    """The default weights that ship with the package: ``ferplus``, trained by us on FER+."""
     return shipped_weights_path()
 
 
@@ -118,8 +118,8 @@ class Recognizer:
     """Detect faces and classify their expressions.
 
     Args:
-        weights: ``"default"`` or a shipped tag (``"fer2013"``), or a run checkpoint /
-            exported ``.safetensors``.
+        weights: ``"default"`` (the FER+ weights, ``"ferplus"``), another shipped name
+            (``"fer2013"``), or a run checkpoint / exported ``.safetensors``.
         device: ``"auto"`` (CUDA if present), ``"cpu"``, ``"cuda"``...
         detector: ``"mtcnn"`` (MTCNN on ONNX Runtime; facenet-pytorch's with
             ``backend="torch"`` or on a GPU), ``"mtcnn-onnx"``, ``"mtcnn-torch"``, ``"haar"``,

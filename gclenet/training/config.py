@@ -13,7 +13,7 @@ import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -21,7 +21,13 @@ from gclenet.data import class_list, get_dataset_spec
 from gclenet.data.transforms import AugmentConfig
 from gclenet.models import IMAGENET_MEAN, IMAGENET_STD, WeightsInfo
 
-__all__ = ["ModelConfig", "DataConfig", "OptimConfig", "TrainerConfig", "TrainConfig", "load_config", "apply_overrides", "config_from_dict"]
+__all__ = ["ModelConfig", "DataConfig", "OptimConfig", "TrainerConfig", "TrainConfig", "load_config", "apply_overrides",
+           "config_from_dict", "LabelMode", "Schedule"]
+
+# Fields with fixed choices: checked when a config is read (``_coerce``), the valid values in the error.
+# The label modes are FER+'s (``gclenet.data.datasets.ferplus.LABEL_MODES``; a test keeps the two equal).
+LabelMode = Literal["majority", "probability", "crossentropy", "multi_target"]
+Schedule = Literal["step", "cosine", "constant"]  # step: the paper's /10 every step_epochs
 
 
 @dataclass
@@ -43,7 +49,7 @@ class DataConfig:
     options: dict[str, Any] = field(default_factory=dict)  # reader options, e.g. CK+ {fold: 0, protocol: subject}
     # Training labels of data sets with annotator votes (FER+): majority, probability,
     # crossentropy (the vote distribution as a soft target) or multi_target.
-    label_mode: str = "majority"
+    label_mode: LabelMode = "majority"
     parts: list[dict[str, Any]] = field(default_factory=list)  # the "mix" reader's option parts: [{dataset, root}, ...]
     # Validate on this fraction of the training split instead of val_split (held out from
     # training, seeded; whole subjects where the reader knows them). 0: use val_split.
@@ -87,7 +93,7 @@ class OptimConfig:
     nesterov: bool = False
     weight_decay: float = 5e-4
     label_smoothing: float = 0.0
-    schedule: str = "step"  # "step" (the paper: /10 every step_epochs), "cosine" or "constant"
+    schedule: Schedule = "step"  # "step" (the paper: /10 every step_epochs), "cosine" or "constant"
     step_epochs: int = 20
     gamma: float = 0.1
     warmup_epochs: float = 0.0  # linear warm-up (every schedule)
@@ -175,7 +181,22 @@ def _scalar_kinds(hint: Any) -> list[type] | None:
     return kinds if kinds and all(k in (str, int, float, bool) for k in kinds) else None
 
 
+def _literal_choices(hint: Any) -> tuple[Any, ...] | None:
+    """The values a ``Literal`` field (or an optional one) allows; None for any other field."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    literals = [a for a in args if typing.get_origin(a) is Literal]
+    if not literals:
+        return None
+    return tuple(v for a in literals for v in typing.get_args(a)) + ((None,) if type(None) in args else ())
+
+
 def _coerce(value: Any, hint: Any, key: str) -> Any:
+    choices = _literal_choices(hint)
+    if choices is not None:
+        if value not in choices:
+            valid = ", ".join("null" if c is None else str(c) for c in choices)
+            raise ValueError(f"config key {key}: {value!r} is not a valid choice; valid: {valid}")
+        return value
     # YAML reads "1e-3" as text and a date as a date: convert by the field's type here, so a
     # wrong type fails now with the key named, not epochs later inside the optimizer.
     kinds = _scalar_kinds(hint)

@@ -152,10 +152,11 @@ class FERDataModule(L.LightningDataModule):
         trainer = self.trainer
         return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
 
-    # Lightning (2.5.3 on, its issue #21938) creates a resumed run's first training iterator
-    # before it tells the sampler the epoch, and with loader workers that iterator draws its
-    # indices at once: the resumed epoch would replay epoch 0's order and seeds. So the
-    # checkpoint carries the epoch a resumed run starts with, and the sampler starts there.
+    # Lightning (2.5.3 on; github.com/Lightning-AI/pytorch-lightning/issues/21938) creates a
+    # resumed run's first training iterator before it tells the sampler the epoch, and with
+    # loader workers that iterator draws its indices at once: the resumed epoch would replay
+    # epoch 0's order and seeds. So the checkpoint carries the epoch a resumed run starts
+    # with, and the sampler starts there.
     # (Strategies that restore after setup, FSDP and DeepSpeed, load it too late for this.)
     def state_dict(self) -> dict[str, int]:
         trainer = self.trainer

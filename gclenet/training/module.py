@@ -74,8 +74,7 @@ class FERClassifier(L.LightningModule):
         self.save_hyperparameters({"config": config.to_dict(), "classes": self.classes,
                                    "weights_info": self.weights_info.to_dict()})
         optim = self.cfg.optim
-        if optim.schedule not in ("step", "cosine", "constant"):  # now, not after the data set is cached
-            raise ValueError(f"optim.schedule must be 'step', 'cosine' or 'constant', got {optim.schedule!r}")
+        # (optim.schedule's value was checked when the config was read: config.Schedule)
         if optim.schedule == "step" and optim.step_epochs < 1:
             raise ValueError(f"optim.step_epochs must be 1 or more for the step schedule, got {optim.step_epochs}")
         model_cfg = self.cfg.model

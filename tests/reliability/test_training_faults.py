@@ -90,7 +90,8 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path):
 @pytest.mark.slow
 def test_a_run_with_loader_workers_resumes_exactly(tmp_path):
     """With loader workers, Lightning draws a resumed epoch's first indices before it sets the
-    sampler's epoch (its issue #21938); the epoch travels in the checkpoint instead."""
+    sampler's epoch (github.com/Lightning-AI/pytorch-lightning/issues/21938); the epoch travels
+    in the checkpoint instead."""
     import yaml
 
     def config(folder):

@@ -46,3 +46,19 @@ def test_values_take_the_fields_type_and_a_wrong_type_names_the_key(tmp_path):
         load_config(None, ["trainer.max_epochs=2.5"])
     with pytest.raises(ValueError, match="optim.nesterov: expected true/false"):
         load_config(None, ["optim.nesterov=1"])
+
+
+def test_fields_with_fixed_choices_are_checked_as_the_config_is_read(tmp_path):
+    import typing
+
+    from gclenet.data.datasets.ferplus import LABEL_MODES
+    from gclenet.training.config import LabelMode
+    from gclenet.training.datamodule import LABEL_TARGETS
+
+    assert typing.get_args(LabelMode) == LABEL_MODES == tuple(LABEL_TARGETS)  # one vocabulary
+    assert load_config(None, ["data.label_mode=crossentropy"]).data.label_mode == "crossentropy"
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  label_mode: soft\n")
+    with pytest.raises(ValueError, match="data.label_mode: 'soft' is not a valid choice; valid: majority, probability, "
+                                         "crossentropy, multi_target"):
+        load_config(path)

@@ -122,7 +122,7 @@ def test_every_shipped_config_starts_from_weights_that_exist_or_says_which_run_m
 
 @pytest.fixture(scope="module")
 def flat_folder_run(random_weights, tmp_path_factory):
-    """``gclenet finetune`` as the README shows it, on a flat ``<class>/`` folder (two short
+    """``gclenet finetune`` as docs/TRAINING.md shows it, on a flat ``<class>/`` folder (two short
     epochs from random weights), in a process of its own as a user runs it."""
     tmp = tmp_path_factory.mktemp("flat")
     own = class_folders(tmp / "my_faces", {"happy": 20, "sad": 20})
