@@ -33,7 +33,7 @@ def export_weights(checkpoint: str | Path, out: str | Path, *, half: bool = True
     The file keeps the training branches (so it can be fine-tuned); loaders fold it.
     ``metadata`` (accuracy, data, recipe... or any other key) replaces or joins the
     checkpoint's record; the export date is added as ``exported``. ``int8``: weight-only
-    int8 (see :func:`gclenet.models.weights.quantize_weights`), e.g. for weights kept in the
+    int8 storage (see :func:`gclenet.models.weight_storage.to_int8_storage`), e.g. for weights kept in the
     wheel beside the default ones.
     """
     model, info = load(checkpoint)

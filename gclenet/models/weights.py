@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gclenet.models._presets import IMAGENET_MEAN, IMAGENET_STD, EvalTransform
+from gclenet.models.weight_storage import SCALE_SUFFIX, from_int8_storage, to_int8_storage
 
 if TYPE_CHECKING:  # the record and the file lookup work without torch (the ONNX Runtime path)
     from torch import Tensor, nn
 
 __all__ = ["WeightsInfo", "load", "build_trained", "load_init_weights", "read_weights_info", "read_model_state",
-           "read_state_dict", "read_checkpoint", "weights_bytes", "quantize_weights", "dequantize_weights",
+           "read_state_dict", "read_checkpoint", "weights_bytes",
            "resolve_weights", "shipped_weights_path", "SHIPPED_WEIGHTS", "DEFAULT_WEIGHTS", "IMAGENET_MEAN",
            "IMAGENET_STD"]
 
@@ -200,7 +201,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
             state = load_file(str(path))
         except Exception as err:  # SafetensorError: truncated, not safetensors at all, ...
             raise _unreadable_safetensors(path, err) from None
-        return dequantize_weights(state)
+        return from_int8_storage(state)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle.UnpicklingError, zip errors, ...
@@ -371,57 +372,19 @@ def load_init_weights(model: nn.Module, weights: str | Path, classes: list[str] 
     _load_checked(model, state, weights, skip=other_classes | other_size)
 
 
-# Weight-only int8 files (``weights_bytes(..., int8=True)``): a large weight ``W`` is stored
-# as int8 ``Q`` plus ``W::scale``, one float32 scale per output channel (dim 0), and read
-# back as ``Q * scale``. Half the size of fp16: what lets a second set of weights ship in
-# the wheel (docs/BENCHMARKS.md, issue 21). Per output channel, because batch-norm folding
-# multiplies each output channel by its own factor, which such scales absorb exactly.
-SCALE_SUFFIX = "::scale"
-_INT8_MIN_ELEMENTS = 4096  # smaller tensors (biases, norms) stay fp16: they weigh nothing
-
-
-def quantize_weights(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Weights of at least two dimensions as symmetric int8 with per-output-channel scales."""
-    import torch
-
-    out: dict[str, Tensor] = {}
-    for key, value in state.items():
-        if not value.is_floating_point() or value.ndim < 2 or value.numel() < _INT8_MIN_ELEMENTS:
-            out[key] = value
-            continue
-        weight = value.float()
-        peak = weight.abs().amax(dim=tuple(range(1, weight.ndim)))
-        scale = torch.where(peak > 0, peak / 127, torch.ones_like(peak))
-        shape = (-1,) + (1,) * (weight.ndim - 1)
-        out[key] = torch.round(weight / scale.view(shape)).clamp_(-127, 127).to(torch.int8)
-        out[key + SCALE_SUFFIX] = scale
-    return out
-
-
-def dequantize_weights(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The float32 weights of :func:`quantize_weights`' output; other state dicts pass unchanged."""
-    scales = {key[: -len(SCALE_SUFFIX)]: value for key, value in state.items() if key.endswith(SCALE_SUFFIX)}
-    if not scales:
-        return state
-    out = {k: v for k, v in state.items() if not k.endswith(SCALE_SUFFIX)}
-    for key, scale in scales.items():
-        shape = (-1,) + (1,) * (out[key].ndim - 1)
-        out[key] = out[key].float() * scale.float().view(shape)
-    return out
-
-
 def weights_bytes(model: nn.Module, info: WeightsInfo, *, half: bool = True, int8: bool = False) -> bytes:
     """``model``'s state dict as a safetensors file with ``info`` in its ``gclenet`` metadata entry
     (written to disk by :func:`gclenet.inference.export.save_weights`, atomically).
 
-    ``int8``: large weights as int8 with per-output-channel scales (:func:`quantize_weights`),
+    ``int8``: large weights as int8 with per-output-channel scales
+    (:func:`~gclenet.models.weight_storage.to_int8_storage`),
     the rest as fp16 (with ``half``) or fp32; loaders dequantize them.
     """
     from safetensors.torch import save
 
     state = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     if int8:
-        state = quantize_weights(state)
+        state = to_int8_storage(state)
     tensors = {k: (v.half() if half and v.is_floating_point() and not k.endswith(SCALE_SUFFIX) else v).contiguous()
                for k, v in state.items()}
     return save(tensors, metadata={"gclenet": info.to_json()})

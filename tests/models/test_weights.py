@@ -129,7 +129,8 @@ def test_weight_only_int8_files_are_half_the_size_and_load_close_to_the_original
     """What lets a second set of weights ship in the wheel: large weights as int8 with one
     scale per output channel, dequantized by every loader."""
     from gclenet.inference.export import save_weights
-    from gclenet.models.weights import SCALE_SUFFIX, read_state_dict
+    from gclenet.models.weight_storage import SCALE_SUFFIX
+    from gclenet.models.weights import read_state_dict
 
     model, info = load(random_weights)
     small = save_weights(model, info, tmp_path / "int8.safetensors", int8=True)
