@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,11 @@ from PIL import Image
 __all__ = ["Face", "FaceDetector", "create_detector", "crop_face", "mtcnn_faces", "DETECTORS"]
 
 DETECTORS = ("mtcnn", "mtcnn-onnx", "mtcnn-torch", "haar", "none")
+
+
+def box_size(box: Sequence[float]) -> float:
+    """The shorter side of a box ``(x1, y1, x2, y2)``: the one measure of a face's size."""
+    return min(box[2] - box[0], box[3] - box[1])
 
 
 @dataclass
@@ -32,7 +38,8 @@ class Face:
 
     @property
     def size(self) -> float:
-        return min(self.box[2] - self.box[0], self.box[3] - self.box[1])
+        """The box's shorter side: what "largest face" and ``min_face_size`` mean everywhere."""
+        return box_size(self.box)
 
 
 class FaceDetector:

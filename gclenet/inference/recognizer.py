@@ -18,7 +18,7 @@ from PIL import Image
 
 from gclenet.data.image_io import ImageLoadError, load_image, upright_image
 from gclenet.models.calibration import adjust_probabilities
-from gclenet.inference.detection import Face, FaceDetector, create_detector, crop_face
+from gclenet.inference.detection import Face, FaceDetector, box_size, create_detector, crop_face
 from gclenet.models.weights import WeightsInfo, read_weights_info, resolve_weights, shipped_weights_path
 
 if TYPE_CHECKING:  # the ONNX Runtime path (the default where an int8 model is at hand) never imports torch
@@ -93,7 +93,7 @@ def _shown_box(face: Face) -> list[float]:
 def _shorter_side(box: list[float]) -> float:
     # What min_face_size is compared with: measured on the shown box, so a face drawn
     # 89.0 px wide (88.99 as detected) is kept under a limit of 89.
-    return round(min(box[2] - box[0], box[3] - box[1]), 1)
+    return round(box_size(box), 1)
 
 
 def to_rgb_array(image: ImageInput) -> np.ndarray:

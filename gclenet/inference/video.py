@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from gclenet.fileio import atomic_write_bytes, named_os_error
+from gclenet.inference.detection import box_size
 from gclenet.inference.recognizer import Recognizer
 from gclenet.inference.stream import DEFAULT_DETECT_EVERY, DEFAULT_WINDOW, FaceStream, TrackedFace
 
@@ -123,7 +124,7 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
             if analyse:
                 faces = last_faces = next(results)
                 analysed += 1
-                top = max(faces, key=lambda f: f.box[2] - f.box[0], default=None)
+                top = max(faces, key=lambda f: box_size(f.box), default=None)  # as detectors order faces
                 counts[top.smoothed_label if top else "no face"] += 1
                 if top:
                     np.add(prob_sum, [top.probs[c] for c in classes], out=prob_sum)

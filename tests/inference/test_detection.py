@@ -35,3 +35,11 @@ def test_no_face_and_unknown_detector():
     assert create_detector("mtcnn").detect(np.full((120, 160, 3), 127, dtype=np.uint8)) == []
     with pytest.raises(ValueError, match="valid: mtcnn, mtcnn-onnx, mtcnn-torch, haar, none"):
         create_detector("yolo")
+
+
+def test_one_measure_of_a_face_size():
+    from gclenet.inference.detection import Face, box_size
+
+    wide_but_short, square = (0, 0, 100, 20), (0, 0, 50, 50)
+    assert box_size(wide_but_short) == 20 < box_size(square) == 50  # the shorter side, not the width
+    assert Face(box=square, score=1.0).size == box_size(square)
