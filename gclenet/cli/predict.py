@@ -304,7 +304,8 @@ def _predict_videos(recognizer, videos: list[Path], args: argparse.Namespace, ou
                     relative: dict[Path, Path]) -> list[dict[str, Any]]:
     """One record per video; its outputs under ``out``, beside where the video is in the input tree."""
     from gclenet.inference.outputs import output_prefixes
-    from gclenet.inference.video import analyse_video, summary_text
+    from gclenet.inference.video import analyse_video
+    from gclenet.inference.video_record import summary_text
 
     prefixes = output_prefixes([relative[v] for v in videos]) if out else {}
     records: list[dict[str, Any]] = []
@@ -319,10 +320,10 @@ def _predict_videos(recognizer, videos: list[Path], args: argparse.Namespace, ou
             _warn(str(err))
             records.append({"file": str(path), "type": "video", "error": str(err).removeprefix(f"{path}: ")})
             continue
-        records.append(record)
+        records.append(record.to_dict())
         print(shown(summary_text(record)), file=sys.stderr)
-        if record["broken_frames"]:
-            _warn(f"{path}: {record['broken_frames']} broken frame(s) skipped")
+        if record.broken_frames:
+            _warn(f"{path}: {record.broken_frames} broken frame(s) skipped")
     return records
 
 

@@ -18,6 +18,7 @@ import os
 import shutil
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,11 @@ import numpy as np
 from tqdm import tqdm
 
 from gclenet.fileio import atomic_write_bytes, named_os_error
-from gclenet.inference.detection import box_size
 from gclenet.inference.recognizer import Recognizer
 from gclenet.inference.stream import DEFAULT_DETECT_EVERY, DEFAULT_WINDOW, FaceStream, TrackedFace
+from gclenet.inference.video_record import LargestFaceTally, VideoRecord, summary_text
 
-__all__ = ["analyse_video", "summary_text", "plot_video_probabilities", "run_webcam", "require_display",
+__all__ = ["analyse_video", "plot_video_probabilities", "run_webcam", "require_display",
            "WebcamUnavailable", "CSV_COLUMNS"]
 
 # The per-frame CSV: one row per face and analysed frame (a frame without faces: one row,
@@ -61,11 +62,121 @@ def _rows(frame_index: int, fps: float, faces: list[TrackedFace], classes: list[
                     face.smoothed_label] for face in faces]
 
 
+class _VideoOutputs:
+    """``<stem>.frames.csv`` and ``<stem>.annotated.mp4`` under ``out``, written as the video plays
+    into hidden temporary files that replace the outputs only when the whole video went well."""
+
+    def __init__(self, out: Path, stem: str, fps: float, classes: list[str]) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        self.out, self.stem, self.fps, self.classes = out, stem, fps, classes
+        self.tmp_csv = out / f".{stem}.frames.csv.tmp"
+        self.tmp_video: Path | None = None
+        self.writer: Any = None
+        self.csv_handle = open(self.tmp_csv, "w", newline="")
+        self.rows = csv.writer(self.csv_handle)
+        self.rows.writerow([*CSV_COLUMNS, *classes, "smoothed_label"])
+
+    def path(self, suffix: str) -> Path:
+        return self.out / f"{self.stem}.{suffix}"
+
+    def frame(self, index: int, frame: np.ndarray, faces: list[TrackedFace], analysed: bool) -> None:
+        """One frame: its CSV rows where it was analysed, and its annotated picture."""
+        from gclenet.inference.annotate import annotate
+
+        cv2 = _cv2()
+        if analysed:
+            self.rows.writerows(_rows(index, self.fps, faces, self.classes))
+        if self.writer is None:
+            self.tmp_video = self.out / f".{self.stem}.annotated.mp4.tmp.mp4"
+            height, width = frame.shape[:2]
+            self.writer = cv2.VideoWriter(str(self.tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), self.fps,
+                                          (width, height))
+        self.writer.write(cv2.cvtColor(annotate(frame, [f.shown() for f in faces], bars=True), cv2.COLOR_RGB2BGR))
+
+    def finish(self) -> None:
+        """Flush and check both files (a full disk shows here at the latest)."""
+        self.csv_handle.close()
+        if self.writer is not None:
+            self.writer.release()
+            _check_video(_cv2(), self.tmp_video, self.path("annotated.mp4"))
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+        with contextlib.suppress(OSError):  # closed by finish, or failing: the error is already on its way
+            self.csv_handle.close()
+
+    def discard(self) -> None:
+        _discard(self.tmp_video, self.tmp_csv)
+
+    def commit(self, record: VideoRecord, video_name: str) -> None:
+        """The outputs in place, then the probability plot and the summary drawn from them."""
+        os.replace(self.tmp_csv, self.path("frames.csv"))
+        if self.tmp_video is not None:
+            os.replace(self.tmp_video, self.path("annotated.mp4"))
+        plot_video_probabilities(self.path("frames.csv"), self.path("probabilities.png"), self.classes,
+                                 video=video_name)
+        record.outputs = [str(self.path(s)) for s in ("annotated.mp4", "frames.csv", "probabilities.png",
+                                                      "summary.txt")]
+        text = summary_text(record).encode("utf-8", "surrogateescape")
+        atomic_write_bytes(self.path("summary.txt"), lambda handle: handle.write(text))
+
+
+class _FrameBatches:
+    """Frames wait here in order until enough of them are to be analysed for one detector
+    batch; frames between analysed ones are kept only to be drawn with the latest faces.
+    Capped, so that a large ``every`` cannot hold thousands of frames: batches are smaller then."""
+
+    def __init__(self, stream: FaceStream, tally: LargestFaceTally, outputs: _VideoOutputs | None,
+                 batch_size: int) -> None:
+        self.stream, self.tally, self.outputs, self.batch_size = stream, tally, outputs, batch_size
+        self.pending: list[tuple[int, np.ndarray, bool]] = []
+        self.last_faces: list[TrackedFace] = []
+
+    def add(self, index: int, frame: np.ndarray, analyse: bool) -> None:
+        if analyse or self.outputs is not None:
+            self.pending.append((index, frame, analyse))
+        if sum(a for _, _, a in self.pending) >= self.batch_size or len(self.pending) >= 4 * self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        results = iter(self.stream.process([(i, frame) for i, frame, analyse in self.pending if analyse]))
+        for index, frame, analyse in self.pending:
+            if analyse:
+                self.last_faces = next(results)
+                self.tally.add(self.last_faces)
+            if self.outputs is not None:
+                self.outputs.frame(index, frame, self.last_faces, analyse)
+        self.pending.clear()
+
+
+def _frames(capture: Any, total: int | None, progress_bar: Any) -> Iterator[tuple[int, np.ndarray | None]]:
+    """``(index, RGB frame)`` of each decoded frame; ``(index, None)`` for a broken one. The
+    index of the last yield plus one is the number of frames."""
+    cv2 = _cv2()
+    index = failed_reads = 0
+    while True:
+        ok, bgr = capture.read()
+        if not ok:
+            # Maybe a broken frame (skip it, go on), maybe the end: containers often
+            # announce more frames than they hold. Only a later good frame tells.
+            if total and index < total - 1 and failed_reads < 25:
+                failed_reads += 1
+                index += 1
+                continue
+            return
+        for broken in range(index - failed_reads, index):
+            yield broken, None
+        failed_reads = 0
+        yield index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        index += 1
+        progress_bar.update(1)
+
+
 def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None, every: int = 1,
                   detect_every: int = DEFAULT_DETECT_EVERY, window: int = DEFAULT_WINDOW, smoothing: str = "mean",
-                  batch_size: int = 8, progress: bool = True, stem: str | None = None) -> dict[str, Any]:
-    """Analyse every ``every``-th frame of ``path``, following faces between detector runs;
-    returns a summary record.
+                  batch_size: int = 8, progress: bool = True, stem: str | None = None) -> VideoRecord:
+    """Analyse every ``every``-th frame of ``path``, following faces between detector runs.
 
     Args:
         every: frames between analysed frames; the others are drawn with the latest faces.
@@ -84,7 +195,7 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
     ``broken_frames``: frames that could not be decoded and were skipped.
 
     Raises:
-        ValueError: the file cannot be opened as a video.
+        ValueError: the file cannot be opened as a video, or no frame of it decoded.
     """
     cv2 = _cv2()
     capture = cv2.VideoCapture(str(path))
@@ -95,112 +206,44 @@ def analyse_video(recognizer: Recognizer, path: Path, *, out: Path | None = None
     if not 1.0 <= fps <= 240.0:  # 0, NaN, or the 1000 fps that browser-recorded WebM files report
         fps = 25.0
     total = int(max(capture.get(cv2.CAP_PROP_FRAME_COUNT), 0)) or None  # some containers report < 0
-    every = max(1, every)
-    stem = stem or path.stem
-    classes = recognizer.classes
+    every, stem, classes = max(1, every), stem or path.stem, recognizer.classes
     stream = FaceStream(recognizer, detect_every=detect_every, window=window, smoothing=smoothing)
-    writer = rows = csv_handle = None
-    tmp_video = tmp_csv = None
-    if out:
-        out.mkdir(parents=True, exist_ok=True)
-        tmp_csv = out / f".{stem}.frames.csv.tmp"
-        csv_handle = open(tmp_csv, "w", newline="")
-        rows = csv.writer(csv_handle)
-        rows.writerow([*CSV_COLUMNS, *classes, "smoothed_label"])
-    counts: Counter[str] = Counter()
-    prob_sum = np.zeros(len(classes))  # the largest face's probabilities, summed over frames with a face
-    analysed = broken = failed_reads = index = 0
-    last_faces: list[TrackedFace] = []
-    # Frames wait here in order until the batch of frames to analyse is full; frames
-    # between analysed ones are drawn with the latest faces. Capped, so that a large
-    # --every cannot hold thousands of frames: then batches are just smaller.
-    pending: list[tuple[int, np.ndarray, bool]] = []
-    max_pending = 4 * batch_size
-
-    def flush() -> None:
-        nonlocal analysed, last_faces
-        results = iter(stream.process([(i, frame) for i, frame, analyse in pending if analyse]))
-        for frame_index, frame, analyse in pending:
-            if analyse:
-                faces = last_faces = next(results)
-                analysed += 1
-                top = max(faces, key=lambda f: box_size(f.box), default=None)  # as detectors order faces
-                counts[top.smoothed_label if top else "no face"] += 1
-                if top:
-                    np.add(prob_sum, [top.probs[c] for c in classes], out=prob_sum)
-                if rows is not None:
-                    rows.writerows(_rows(frame_index, fps, faces, classes))
-            if writer is not None:
-                writer.write(cv2.cvtColor(annotate(frame, [f.shown() for f in last_faces], bars=True),
-                                          cv2.COLOR_RGB2BGR))
-        pending.clear()
-
-    from gclenet.inference.annotate import annotate
-
+    tally = LargestFaceTally(classes)
+    outputs = frames = broken = 0
     bar = tqdm(total=total, desc=path.name, unit="frame", disable=not progress, file=sys.stderr)
     try:
-        while True:
-            ok, bgr = capture.read()
-            if not ok:
-                # Maybe a broken frame (skip it, go on), maybe the end: containers often
-                # announce more frames than they hold. Only a later good frame tells.
-                if total and index < total - 1 and failed_reads < 25:
-                    failed_reads += 1
-                    index += 1
-                    continue
-                index -= failed_reads
-                break
-            broken, failed_reads = broken + failed_reads, 0
-            frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            if out and writer is None:
-                tmp_video = out / f".{stem}.annotated.mp4.tmp.mp4"
-                height, width = frame.shape[:2]
-                writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-            analyse = index % every == 0
-            if analyse or writer is not None:  # unanalysed frames are kept only to be drawn
-                pending.append((index, frame, analyse))
-            if sum(a for _, _, a in pending) >= batch_size or len(pending) >= max_pending:
-                flush()
-            index += 1
-            bar.update(1)
-        flush()
-        if csv_handle is not None:
-            csv_handle.close()  # its buffer's last write: a full disk shows here at the latest
-        if writer is not None:
-            writer.release()
-            _check_video(cv2, tmp_video, out / f"{stem}.annotated.mp4")
+        outputs = _VideoOutputs(out, stem, fps, classes) if out else None
+        batches = _FrameBatches(stream, tally, outputs, batch_size)
+        for index, frame in _frames(capture, total, bar):
+            frames = index + 1
+            if frame is None:
+                broken += 1
+            else:
+                batches.add(index, frame, analyse=index % every == 0)
+        batches.flush()
+        if outputs is not None:
+            outputs.finish()
     except BaseException as err:  # a full disk, a kill, a bug: no half-written output stays behind
-        _discard(tmp_video, tmp_csv)
+        if outputs:
+            outputs.discard()
         if isinstance(err, OSError) and out is not None:
             raise named_os_error(err, out / f"{stem}.frames.csv") from err
         raise
     finally:
         bar.close()
         capture.release()
-        if writer is not None:
-            writer.release()
-        if csv_handle is not None:
-            with contextlib.suppress(OSError):  # closed above, or failing: the error is already on its way
-                csv_handle.close()
-    if analysed == 0:
-        _discard(tmp_video, tmp_csv)
+        if outputs:
+            outputs.close()
+    if tally.analysed == 0:
+        if outputs:
+            outputs.discard()
         raise ValueError(f"{path}: no frame could be decoded; the video is empty or unreadable")
-    summary = {name: counts[name] / analysed for name in [*classes, "no face"] if counts[name]}
-    with_face = analysed - counts["no face"]
-    mean_probs = {c: float(prob_sum[i] / with_face) for i, c in enumerate(classes)} if with_face else {}
-    record: dict[str, Any] = {"file": str(path), "type": "video", "fps": fps, "frames": index,
-                              "frames_analysed": analysed, "broken_frames": broken, "summary": summary,
-                              "frames_with_face": with_face, "mean_probs": mean_probs, "faces": [s.to_dict(classes) for s in stream.summaries()],
-                              "detect_every": detect_every, "window": window, "skipped_small": stream.skipped_small}
-    if out:
-        os.replace(tmp_csv, out / f"{stem}.frames.csv")
-        if tmp_video is not None:
-            os.replace(tmp_video, out / f"{stem}.annotated.mp4")
-        plot_video_probabilities(out / f"{stem}.frames.csv", out / f"{stem}.probabilities.png", classes, video=path.name)
-        record["outputs"] = [str(out / f"{stem}.{s}") for s in ("annotated.mp4", "frames.csv", "probabilities.png",
-                                                                "summary.txt")]
-        text = summary_text(record).encode("utf-8", "surrogateescape")
-        atomic_write_bytes(out / f"{stem}.summary.txt", lambda handle: handle.write(text))
+    record = VideoRecord(file=str(path), fps=fps, frames=frames, frames_analysed=tally.analysed, broken_frames=broken,
+                         summary=tally.summary(), frames_with_face=tally.frames_with_face,
+                         mean_probs=tally.mean_probs(), faces=[s.to_dict(classes) for s in stream.summaries()],
+                         detect_every=detect_every, window=window, skipped_small=stream.skipped_small)
+    if outputs:
+        outputs.commit(record, path.name)
     return record
 
 
@@ -223,25 +266,6 @@ def _check_video(cv2: Any, written: Path, shown_as: Path) -> None:
         raise OSError(errno.ENOSPC if full else errno.EIO, "No space left on device (OpenCV could not write the "
                       "annotated video)" if full else "OpenCV could not write the annotated video (is the disk full?)",
                       str(shown_as))
-
-
-def summary_text(record: dict[str, Any]) -> str:
-    """A video record in words: the share of frames in which each expression was the largest
-    face's (smoothed) answer, the mean probability of each class over the frames with a face,
-    then a line per face id."""
-    def shares(items: dict[str, float]) -> str:
-        return ", ".join(f"{name} {share:.0%}" for name, share in sorted(items.items(), key=lambda kv: -kv[1]))
-
-    lines = [f"{record['file']}: {record['frames_analysed']} frames analysed; share of frames by the largest "
-             f"face's expression: {shares(record['summary'])}"]
-    mean_probs = record.get("mean_probs") or {}
-    if mean_probs:
-        means = ", ".join(f"{name} {p:.2f}" for name, p in sorted(mean_probs.items(), key=lambda kv: -kv[1]))
-        lines.append(f"  mean probability over the {record['frames_with_face']} frame(s) with a face: {means}")
-    for face in record.get("faces", []):
-        lines.append(f"  face #{face['id']}: frames {face['first_frame']}-{face['last_frame']} ({face['frames']} "
-                     f"analysed, {face['detections']} detected); share of frames: {shares(face['label_shares'])}")
-    return "\n".join(lines) + "\n"
 
 
 def plot_video_probabilities(frames_csv: Path, png: Path, classes: list[str], *, max_points: int = 2000,

@@ -164,7 +164,7 @@ def test_a_large_every_does_not_hold_the_frames_between(random_weights, tmp_path
     batches = []
     original = recognizer.detect_counted
     monkeypatch.setattr(recognizer, "detect_counted", lambda frames: batches.append(len(frames)) or original(frames))
-    record = analyse_video(recognizer, video, out=tmp_path / "out", every=30, batch_size=8, progress=False)
+    record = analyse_video(recognizer, video, out=tmp_path / "out", every=30, batch_size=8, progress=False).to_dict()
     assert record["frames"] == 64 and record["frames_analysed"] == 3  # frames 0, 30, 60, each detected
     assert batches == [2, 1]  # flushed after 32 held frames, not after 8 analysed ones (240 held)
 

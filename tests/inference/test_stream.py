@@ -47,7 +47,7 @@ def analysed(crossing_video, random_weights, tmp_path_factory):
 
     recognizer = Recognizer(random_weights, precision="fp32")  # MTCNN on ONNX Runtime
     out = tmp_path_factory.mktemp("out")
-    record = analyse_video(recognizer, crossing_video[0], out=out, detect_every=3, window=3, progress=False)
+    record = analyse_video(recognizer, crossing_video[0], out=out, detect_every=3, window=3, progress=False).to_dict()
     rows = list(csv.DictReader(open(out / "crossing.frames.csv")))
     return recognizer, record, rows, out
 

@@ -3,21 +3,25 @@ the video's name as the title, a legend that covers no line."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from PIL import Image
 
 from gclenet.inference.linechart import line_chart, nice_ticks, stack_charts
-from gclenet.inference.video import plot_video_probabilities, summary_text
+from gclenet.inference.video import plot_video_probabilities
+from gclenet.inference.video_record import VideoRecord, summary_text
 
 
 def test_the_summary_says_share_of_frames_and_mean_probabilities():
-    record = {"file": "clip.mp4", "frames_analysed": 10, "summary": {"happy": 0.6, "sad": 0.2, "no face": 0.2},
-              "frames_with_face": 8, "mean_probs": {"happy": 0.55, "sad": 0.45}}
+    record = VideoRecord(file="clip.mp4", fps=25.0, frames=10, frames_analysed=10, broken_frames=0,
+                         summary={"happy": 0.6, "sad": 0.2, "no face": 0.2}, frames_with_face=8,
+                         mean_probs={"happy": 0.55, "sad": 0.45}, faces=[], detect_every=5, window=5, skipped_small=0)
     first, second = summary_text(record).splitlines()
     assert first == ("clip.mp4: 10 frames analysed; share of frames by the largest face's expression: "
                      "happy 60%, sad 20%, no face 20%")
     assert second.strip() == "mean probability over the 8 frame(s) with a face: happy 0.55, sad 0.45"
-    no_face = summary_text({**record, "summary": {"no face": 1.0}, "mean_probs": {}})
+    no_face = summary_text(dataclasses.replace(record, summary={"no face": 1.0}, mean_probs={}))
     assert no_face.count("\n") == 1 and "mean probability" not in no_face
 
 
