@@ -28,6 +28,8 @@ from gclenet.inference import parquet_store
 
 __all__ = ["RunSummary", "RecognizerWorker", "actor_cpus", "recognise_on_ray"]
 
+BATCHES_PER_BLOCK = 4  # small blocks: work spreads over the workers and the progress bar moves
+
 @dataclass
 class RunSummary:
     """What a run did: its inputs, those an earlier run had finished, faces and errors found."""
@@ -107,6 +109,21 @@ def _connect(address: str | None) -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its "execution finished" would trail our summary
 
 
+def _paths_dataset(files: list[str], batch_size: int):  # noqa: ANN202 - a ray.data.Dataset
+    """The paths as a Ray dataset of Arrow blocks of whole batches.
+
+    Arrow strings, not one Python dict per path (``from_items``): the driver's memory stays
+    small for a million inputs. Blocks of whole batches: a block redone after a failure is
+    cut into the same batches, so each batch replaces its own part file (named by its inputs).
+    """
+    import pyarrow as pa
+    import ray
+
+    rows = batch_size * BATCHES_PER_BLOCK
+    return ray.data.from_arrow([pa.table({"file": files[start : start + rows]})
+                                for start in range(0, len(files), rows)])
+
+
 def recognise_on_ray(files: Sequence[str], out: str | Path, settings: dict[str, Any], *, workers: int | None = None,
                      threads: int = 1, batch_size: int = 16, address: str | None = None,
                      progress: bool = True) -> RunSummary:
@@ -143,16 +160,20 @@ def recognise_on_ray(files: Sequence[str], out: str | Path, settings: dict[str, 
     counts = dict.fromkeys(("inputs", "faces", "no_face", "errors"), 0)
     if remaining:
         _connect(address)
-        cpus = float(ray.available_resources().get("CPU", 1.0))
+        # What is free now (another job may hold some), else all the cluster has.
+        cpus = float(ray.available_resources().get("CPU") or ray.cluster_resources().get("CPU", 1.0))
         workers = max(1, min(workers or int(cpus // threads) or 1, len(remaining)))
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # ours below counts faces; Ray's would draw over it
         context.print_on_execution_start = False
-        dataset = ray.data.from_items([{"file": f} for f in remaining])
-        results = dataset.map_batches(
+        results = _paths_dataset(remaining, batch_size).map_batches(
             RecognizerWorker, fn_constructor_kwargs={"settings": settings, "out": str(out), "run_id": run_id},
             batch_size=batch_size, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=actor_cpus(cpus, workers, threads),
+            # A CUDA Recognizer per GPU (untested here: no GPU on the machine the tests run on).
+            num_gpus=1 if str(settings.get("device", "")).startswith("cuda") else None,
+            # Failures: Ray Data restarts a dead actor and redoes its batch (max_restarts=-1 by
+            # default); an input that fails by itself is an error row (RecognizerWorker), not retried.
             # Each actor's math libraries get `threads` threads, not one per core each (oversubscribed).
             runtime_env={"env_vars": {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}})
         bar = tqdm(total=len(remaining), unit="img", desc="images", disable=not progress, file=sys.stderr)
