@@ -41,6 +41,9 @@ def add_scale_arguments(p: argparse.ArgumentParser) -> None:
     group.add_argument("--workers", type=positive,
                        help="--runner ray: Recognizer actors (default: one per --threads CPUs Ray reports)")
     group.add_argument("--threads", type=positive, default=1, help="--runner ray: threads of each worker")
+    # 256 = distributed.PART_SIZE (not imported: building the parser stays free of pyarrow)
+    group.add_argument("--part-size", type=positive, default=256, metavar="N",
+                       help="--runner ray: images per Parquet part (a kill loses at most a part per worker)")
     group.add_argument("--address",
                        help="--runner ray: the Ray cluster (auto, ray://HOST:10001; default: Ray started here)")
 
@@ -83,6 +86,6 @@ def run_predict_ray(args: argparse.Namespace, files: list[Path]) -> int:
     # Absolute paths: the workers may run elsewhere (in another folder, on another machine).
     summary = recognise_on_ray([str(Path(f).absolute()) for f in files], args.parquet, settings,
                                workers=args.workers, threads=args.threads, batch_size=args.batch_size,
-                               address=args.address, progress=len(files) > 1)
+                               part_size=args.part_size, address=args.address, progress=len(files) > 1)
     print(f"gclenet predict: {summary.text()}; results in {args.parquet}", file=sys.stderr)
     return 1 if summary.errors and summary.errors == summary.processed and not summary.skipped else 0

@@ -28,7 +28,10 @@ from gclenet.inference import parquet_store
 
 __all__ = ["RunSummary", "RecognizerWorker", "actor_cpus", "recognise_on_ray"]
 
-BATCHES_PER_BLOCK = 4  # small blocks: work spreads over the workers and the progress bar moves
+# Images per part file (and per Ray task). Larger parts cost less per image (a task, a file,
+# an fsync each: with parts of 16, two workers on 2 cores were slower than one); smaller ones
+# lose less work to a kill and balance better at the end of a run.
+PART_SIZE = 256
 
 @dataclass
 class RunSummary:
@@ -64,18 +67,21 @@ def actor_cpus(cpus: float, workers: int, threads: int) -> float:
 class RecognizerWorker:
     """One Ray actor's Recognizer, called on batches of paths (a ``pyarrow.Table`` with ``file``)."""
 
-    def __init__(self, settings: dict[str, Any], out: str, run_id: str) -> None:
+    def __init__(self, settings: dict[str, Any], out: str, run_id: str, batch_size: int = 16) -> None:
         from gclenet.inference.recognizer import Recognizer
 
         self.recognizer = Recognizer(**settings)
         self.classes = self.recognizer.classes
-        self.out, self.run_id = out, run_id
+        self.out, self.run_id, self.batch_size = out, run_id, batch_size
 
     def _records(self, files: list[str]) -> list[dict[str, Any]]:
-        try:
-            results = self.recognizer.predict_batch(files, errors="record")
-        except Exception:  # noqa: BLE001 - one bad input must not sink its batch: find it, alone
-            results = [self._alone(file) for file in files]
+        results = []
+        for start in range(0, len(files), self.batch_size):  # as plain predict's --batch-size
+            chunk = files[start : start + self.batch_size]
+            try:
+                results += self.recognizer.predict_batch(chunk, errors="record")
+            except Exception:  # noqa: BLE001 - one bad input must not sink its batch: find it, alone
+                results += [self._alone(file) for file in chunk]
         return [{"file": file, "error": faces.error} if faces.error is not None
                 else {"file": file, "faces": [face.to_dict() for face in faces]}
                 for file, faces in zip(files, results)]
@@ -109,23 +115,23 @@ def _connect(address: str | None) -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # its "execution finished" would trail our summary
 
 
-def _paths_dataset(files: list[str], batch_size: int):  # noqa: ANN202 - a ray.data.Dataset
-    """The paths as a Ray dataset of Arrow blocks of whole batches.
+def _paths_dataset(files: list[str], part_size: int):  # noqa: ANN202 - a ray.data.Dataset
+    """The paths as a Ray dataset of Arrow blocks, one per part.
 
     Arrow strings, not one Python dict per path (``from_items``): the driver's memory stays
-    small for a million inputs. Blocks of whole batches: a block redone after a failure is
-    cut into the same batches, so each batch replaces its own part file (named by its inputs).
+    small for a million inputs. A block per part: a block redone after a failure is the same
+    part again, and replaces its own file (named by its inputs).
     """
     import pyarrow as pa
     import ray
 
-    rows = batch_size * BATCHES_PER_BLOCK
-    return ray.data.from_arrow([pa.table({"file": files[start : start + rows]})
-                                for start in range(0, len(files), rows)])
+    return ray.data.from_arrow([pa.table({"file": files[start : start + part_size]})
+                                for start in range(0, len(files), part_size)])
 
 
 def recognise_on_ray(files: Sequence[str], out: str | Path, settings: dict[str, Any], *, workers: int | None = None,
-                     threads: int = 1, batch_size: int = 16, address: str | None = None,
+                     threads: int = 1, batch_size: int = 16, part_size: int = PART_SIZE,
+                     address: str | None = None,
                      progress: bool = True) -> RunSummary:
     """Recognise ``files`` (image paths) on Ray, the results as Parquet parts under ``out``.
 
@@ -138,7 +144,8 @@ def recognise_on_ray(files: Sequence[str], out: str | Path, settings: dict[str, 
             manifest's record of what the results were made with.
         workers: Recognizer actors (default: one per ``threads`` CPUs that Ray reports).
         threads: threads of each actor (``OMP_NUM_THREADS``, also ONNX Runtime's).
-        batch_size: images per batch, and so per part file.
+        batch_size: images per ``predict_batch`` call (detection batch), as plain predict's.
+        part_size: images per part file, and per Ray task.
         address: a Ray cluster (``auto``, ``ray://host:10001``); ``None`` starts Ray locally
             unless this process is already connected.
         progress: draw a progress bar on stderr.
@@ -166,9 +173,10 @@ def recognise_on_ray(files: Sequence[str], out: str | Path, settings: dict[str, 
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # ours below counts faces; Ray's would draw over it
         context.print_on_execution_start = False
-        results = _paths_dataset(remaining, batch_size).map_batches(
-            RecognizerWorker, fn_constructor_kwargs={"settings": settings, "out": str(out), "run_id": run_id},
-            batch_size=batch_size, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers),
+        results = _paths_dataset(remaining, part_size).map_batches(
+            RecognizerWorker, fn_constructor_kwargs={"settings": settings, "out": str(out), "run_id": run_id,
+                                                     "batch_size": batch_size},
+            batch_size=part_size, batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=actor_cpus(cpus, workers, threads),
             # A CUDA Recognizer per GPU (untested here: no GPU on the machine the tests run on).
             num_gpus=1 if str(settings.get("device", "")).startswith("cuda") else None,

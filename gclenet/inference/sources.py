@@ -84,7 +84,8 @@ def read_input_list(path: str | Path, column: str = "file") -> list[str]:
             lines = path.read_text(encoding="utf-8").splitlines()
             values = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
     except (OSError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: cannot be read as a list of inputs ({getattr(err, 'strerror', None) or err})") from None
+        reason = getattr(err, "strerror", None) or err
+        raise ValueError(f"{path}: cannot be read as a list of inputs ({reason})") from None
     # dict.fromkeys: each input once (a gclenet output lists a file once per face), in order
     return list(dict.fromkeys(str(v) for v in values if v not in (None, "")))
 

@@ -63,8 +63,8 @@ def test_a_killed_run_is_finished_by_the_same_command_each_input_once(random_wei
     (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG not really")
     out = tmp_path / "out"
     command = [sys.executable, "-m", "gclenet", "predict", str(tmp_path / "in"), "--weights", str(random_weights),
-               "--detector", "none", "--backend", "torch", "--runner", "ray", "--workers", "2", "--batch-size", "4",
-               "--parquet", str(out)]
+               "--detector", "none", "--backend", "torch", "--runner", "ray", "--workers", "2", "--batch-size", "2",
+               "--part-size", "4", "--parquet", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     # Its own session: what Ray started for the killed driver can be cleaned up afterwards.
     first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

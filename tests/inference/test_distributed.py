@@ -56,14 +56,16 @@ def test_actors_get_a_whole_cpu_where_there_are_spare_ones():
 def test_two_workers_on_two_cpus_finish_and_a_rerun_skips_everything(local_ray, random_weights, tmp_path):
     files = [str(p) for p in write_photos(tmp_path / "in", 30)]
     settings = {"weights": str(random_weights), "detector": "none", "backend": "torch"}
-    summary = recognise_on_ray(files, tmp_path / "out", settings, workers=2, batch_size=8, progress=False)
+    summary = recognise_on_ray(files, tmp_path / "out", settings, workers=2, batch_size=4,
+                               part_size=8, progress=False)
     assert (summary.inputs, summary.processed, summary.skipped) == (32, 32, 0)
     assert (summary.faces, summary.errors, summary.no_face) == (30, 2, 0)
-    assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 4  # one part per batch of 8
+    assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 4  # one part per 8 inputs
     records = {Path(r["file"]).name: r for r in read_records(tmp_path / "out")}
     assert set(records["corrupt.jpg"]) == {"file", "error"} and "corrupt" in records["corrupt.jpg"]["error"]
     assert "empty file" in records["empty.png"]["error"]
-    again = recognise_on_ray(files, tmp_path / "out", settings, workers=2, batch_size=8, progress=False)
+    again = recognise_on_ray(files, tmp_path / "out", settings, workers=2, batch_size=4,
+                             part_size=8, progress=False)
     assert (again.processed, again.skipped) == (0, 32)
 
 
