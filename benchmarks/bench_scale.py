@@ -8,8 +8,9 @@ pipeline, not the detector), each in a fresh process with one thread per worker:
 * the Ray runner's driver on ``--small`` and ``--large`` inputs (its memory must not grow
   with the number of inputs: the results go to Parquet parts, not through the driver).
 
-Images/s counts from the command's start of work (the model loaded, Ray started: both
-timed apart) to its end. Peak RSS: the driver's own (VmHWM), and the largest Ray worker's.
+Images/s counts from the start of work (Ray started, timed apart; the models' loading
+counted in) to its end; "steady" from the moment each worker has finished a part to the
+end (without start-up). Peak RSS: the driver's own (VmHWM), and the largest Ray worker's.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_scale.py --images 3000 --small 2000 --large 20000
 """
@@ -37,7 +38,8 @@ import io, contextlib, json, sys, time
 from gclenet.cli.main import main
 start = time.perf_counter()
 with contextlib.redirect_stdout(io.StringIO()):
-    code = main(["predict", {folder!r}, "--detector", "none", "--backend", {backend!r}])
+    code = main(["predict", {folder!r}, "--detector", "none", "--backend", {backend!r},
+                 "--precision", {precision!r}])
 run_s = time.perf_counter() - start
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
 print(json.dumps({{"code": code, "run_s": run_s, "init_s": 0.0, "driver_rss_mb": hwm / 1024}}))
@@ -52,7 +54,8 @@ init_s = time.perf_counter() - start
 files, _ = expand_inputs([{folder!r}])
 start = time.perf_counter()
 summary = recognise_on_ray([str(f) for f in files], {out!r}, {{"weights": "default", "detector": "none",
-                           "backend": {backend!r}}}, workers={workers}, threads=1, progress=False)
+                           "backend": {backend!r}, "precision": {precision!r}}}, workers={workers}, threads=1,
+                           progress=False)
 run_s = time.perf_counter() - start
 hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
 print(json.dumps({{"code": 0, "run_s": run_s, "init_s": init_s, "driver_rss_mb": hwm / 1024,
@@ -94,6 +97,18 @@ class WorkerMemory(threading.Thread):
                 self.peak_mb = max(self.peak_mb, hwm / 1024)
 
 
+def steady_rate(out: Path, workers: int) -> float:
+    """Images/s once every worker has finished a part: without Ray's and the models' start-up
+    (from the ``workers``-th part's file time to the last's)."""
+    import pyarrow.parquet as pq
+
+    parts = sorted(out.glob("part-*.parquet"), key=lambda p: p.stat().st_mtime)
+    if len(parts) <= workers:
+        return float("nan")
+    rows = sum(len(set(pq.read_table(p, columns=["file"])["file"].to_pylist())) for p in parts[workers:])
+    return rows / (parts[-1].stat().st_mtime - parts[workers - 1].stat().st_mtime)
+
+
 def measure(code: str, images: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     memory = WorkerMemory()
@@ -113,30 +128,36 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=2000, help="inputs of the driver memory's smaller run")
     parser.add_argument("--large", type=int, default=20000, help="... and of its larger one (0: skip)")
     parser.add_argument("--cpus", type=int, default=os.cpu_count(), help="the local Ray cluster's CPUs")
-    parser.add_argument("--backend", default="auto", help="the classifier backend, the same for every run")
+    # Not auto: where its cached timings are stale (taken on a busy machine), every worker would
+    # time the engines again at once, beside the others, and might each pick another one.
+    parser.add_argument("--backend", default="onnxruntime", help="the classifier backend, the same for every run")
+    parser.add_argument("--precision", default="int8", help="... and its precision (int8: what auto picks on "
+                        "an AMX Xeon for the shipped weights)")
     parser.add_argument("--data", help="keep the generated faces here (default: a temporary folder)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
 
+    engine = {"backend": args.backend, "precision": args.precision}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(args.data or tmp)
         speed = write_faces(data / f"faces_{args.images}", args.images)
         rows: dict[str, dict] = {}
-        # Untimed first: the backend `auto` picks is measured once and cached for every later run.
-        measure(PLAIN.format(folder=str(write_faces(data / "warmup", 64)), backend=args.backend), 64)
-        rows["plain"] = measure(PLAIN.format(folder=str(speed), backend=args.backend), args.images)
+        # Untimed first: files in the page cache, folded weights in gclenet's cache, for every run alike.
+        measure(PLAIN.format(folder=str(write_faces(data / "warmup", 64)), **engine), 64)
+        rows["plain"] = measure(PLAIN.format(folder=str(speed), **engine), args.images)
         for workers in (1, 2):
-            rows[f"ray_{workers}w"] = measure(RAY.format(cpus=args.cpus, folder=str(speed), backend=args.backend,
-                                                         out=str(Path(tmp) / f"out_{workers}"), workers=workers),
-                                              args.images)
+            out = Path(tmp) / f"out_{workers}"
+            rows[f"ray_{workers}w"] = measure(RAY.format(cpus=args.cpus, folder=str(speed), **engine,
+                                                         out=str(out), workers=workers), args.images)
+            rows[f"ray_{workers}w"]["steady_images_per_s"] = steady_rate(out, workers)
         for size in (args.small, args.large) if args.large else ():
             folder = write_faces(data / f"faces_{size}", size)
-            rows[f"ray_2w_{size}"] = measure(RAY.format(cpus=args.cpus, folder=str(folder), backend=args.backend,
+            rows[f"ray_2w_{size}"] = measure(RAY.format(cpus=args.cpus, folder=str(folder), **engine,
                                                         out=str(Path(tmp) / f"mem_{size}"), workers=2), size)
-    print(f"{'run':<16}{'images/s':>10}{'Ray start s':>13}{'driver MB':>11}{'worker MB':>11}")
+    print(f"{'run':<16}{'images/s':>10}{'steady':>8}{'Ray start s':>13}{'driver MB':>11}{'worker MB':>11}")
     for name, row in rows.items():
-        print(f"{name:<16}{row['images_per_s']:>10.1f}{row['init_s']:>13.1f}{row['driver_rss_mb']:>11.0f}"
-              f"{row['worker_rss_mb']:>11.0f}")
+        print(f"{name:<16}{row['images_per_s']:>10.1f}{row.get('steady_images_per_s', float('nan')):>8.1f}"
+              f"{row['init_s']:>13.1f}{row['driver_rss_mb']:>11.0f}{row['worker_rss_mb']:>11.0f}")
     one, two, plain = (rows[k]["images_per_s"] for k in ("ray_1w", "ray_2w", "plain"))
     print(f"2 workers / 1 worker: {two / one:.2f}x (wanted >= 1.6); 2 workers / plain: {two / plain:.2f}x "
           "(wanted >= 1)")
