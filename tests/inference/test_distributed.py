@@ -88,3 +88,26 @@ def test_ray_records_equal_plain_predict_json_for_2000_photos(local_ray, random_
             assert (face["box"], face["score"], face["label"], face["landmarks"]) == (
                 want["box"], want["score"], want["label"], want["landmarks"]), file
             assert face["probs"] == pytest.approx(want["probs"], abs=1e-4), file
+
+
+@pytest.mark.timeout(300)
+def test_detected_boxes_and_landmarks_come_back_as_predict_json_gives_them(local_ray, random_weights, tmp_path,
+                                                                          capsys):
+    from gclenet.inference.sources import write_example_photo
+
+    photo = write_example_photo(tmp_path / "in")  # one smiling face, found by MTCNN
+    Image.fromarray(np.full((120, 160, 3), 128, np.uint8)).save(tmp_path / "in" / "blank.png")  # no face
+    common = [str(tmp_path / "in"), "--weights", str(random_weights), "--detector", "mtcnn-onnx",
+              "--backend", "torch"]
+    assert main(["predict", *common, "--json"]) == 0
+    plain = sorted(json.loads(capsys.readouterr().out), key=lambda r: r["file"])
+    assert main(["predict", *common, "--runner", "ray", "--workers", "1", "--parquet", str(tmp_path / "out")]) == 0
+    distributed = read_records(tmp_path / "out")
+    assert [r["file"] for r in distributed] == [str(Path(r["file"]).absolute()) for r in plain]
+    (face,) = distributed[0]["faces"]  # astronaut.jpg (records sorted by file: before blank.png)
+    assert distributed[1]["faces"] == [] and "error" not in distributed[1]
+    want = plain[0]["faces"][0]
+    assert face["landmarks"] == want["landmarks"] and len(face["landmarks"]) == 5
+    assert (face["box"], face["score"], face["label"]) == (want["box"], want["score"], want["label"])
+    assert face["probs"] == pytest.approx(want["probs"], abs=1e-4)
+    assert photo.name in distributed[0]["file"]
