@@ -123,7 +123,7 @@ def _paths_dataset(files: list[str], part_size: int):  # noqa: ANN202 - a ray.da
     part again, and replaces its own file (named by its inputs).
     """
     import pyarrow as pa
-    import ray
+    import ray.data
 
     return ray.data.from_arrow([pa.table({"file": files[start : start + part_size]})
                                 for start in range(0, len(files), part_size)])
@@ -131,8 +131,7 @@ def _paths_dataset(files: list[str], part_size: int):  # noqa: ANN202 - a ray.da
 
 def recognise_on_ray(files: Sequence[str], out: str | Path, settings: dict[str, Any], *, workers: int | None = None,
                      threads: int = 1, batch_size: int = 16, part_size: int = PART_SIZE,
-                     address: str | None = None,
-                     progress: bool = True) -> RunSummary:
+                     address: str | None = None, progress: bool = True) -> RunSummary:
     """Recognise ``files`` (image paths) on Ray, the results as Parquet parts under ``out``.
 
     Inputs whose results ``out`` already holds are skipped: rerunning after a kill does the rest.
@@ -154,7 +153,7 @@ def recognise_on_ray(files: Sequence[str], out: str | Path, settings: dict[str, 
         ModuleNotFoundError: ray is not installed (the ``[scale]`` extra).
         parquet_store.SettingsMismatch: ``out`` holds results made with other settings.
     """
-    import ray  # first: without the [scale] extra, stop before anything is written
+    import ray.data  # first: without the [scale] extra, stop before anything is written
     from tqdm import tqdm
 
     started = time.perf_counter()

@@ -4,6 +4,8 @@ finish, every input is a row, and the results are those of plain ``predict --jso
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +113,37 @@ def test_detected_boxes_and_landmarks_come_back_as_predict_json_gives_them(local
     assert (face["box"], face["score"], face["label"]) == (want["box"], want["score"], want["label"])
     assert face["probs"] == pytest.approx(want["probs"], abs=1e-4)
     assert photo.name in distributed[0]["file"]
+
+
+class DiesOnceAfterWriting:
+    """A worker that dies (the process, as killed) right after writing its first part, once per test."""
+
+    marker: str = ""
+
+    def __call__(self, batch):
+        result = super().__call__(batch)
+        if not os.path.exists(self.marker):
+            Path(self.marker).touch()
+            os._exit(1)
+        return result
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_that_dies_after_writing_is_restarted_and_each_input_stays_once(local_ray, random_weights, tmp_path,
+                                                                                 monkeypatch):
+    import cloudpickle
+
+    from gclenet.inference import distributed
+
+    # By value: the workers need not import this test module.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    worker = type("Dying", (DiesOnceAfterWriting, distributed.RecognizerWorker), {"marker": str(tmp_path / "died")})
+    monkeypatch.setattr(distributed, "RecognizerWorker", worker)
+    files = [str(p) for p in write_photos(tmp_path / "in", 22)]
+    settings = {"weights": str(random_weights), "detector": "none", "backend": "torch"}
+    summary = recognise_on_ray(files, tmp_path / "out", settings, workers=1, part_size=8, progress=False)
+    assert (tmp_path / "died").exists()  # it did die
+    assert (summary.processed, summary.faces, summary.errors) == (24, 22, 2)  # the lost part redone, counted once
+    every = [r["file"] for r in read_records(tmp_path / "out")]
+    assert sorted(every) == sorted(files) and len(list((tmp_path / "out").glob("part-*.parquet"))) == 3
+    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
