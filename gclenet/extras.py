@@ -1,7 +1,7 @@
 """The optional parts of gclenet (pip extras) and what to install when one is missing.
 
 The core install recognises faces (``Recognizer``, ``predict``, ``demo``, ``complexity``);
-training, ONNX export, explanations and the web demo need more packages, declared as
+training, ONNX export, explanations, the web demo and runs on Ray need more packages, declared as
 extras in ``pyproject.toml`` (a test checks that the two lists agree). A command that
 reaches for a missing one stops with one line naming the ``pip install`` that brings it.
 Nothing here imports any of those packages.
@@ -18,6 +18,7 @@ EXTRAS: dict[str, dict[str, str]] = {
     "export": {"onnx": "onnx", "onnxscript": "onnxscript"},
     "explain": {"grad-cam": "pytorch_grad_cam", "matplotlib": "matplotlib"},
     "demo": {"gradio": "gradio"},
+    "scale": {"ray": "ray", "pyarrow": "pyarrow"},  # predict --runner ray (Ray Data), Parquet results
 }
 
 

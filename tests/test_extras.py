@@ -96,6 +96,7 @@ COMMANDS_AND_EXTRAS = [
     (["export", "--weights", "default", "--format", "onnx", "--out", "m.onnx"], "export"),
     (["cam", "face.png", "--out", "cams", "--detector", "none"], "explain"),
     (["serve", "--port", "7999"], "demo"),
+    (["predict", "face.png", "--runner", "ray", "--parquet", "results"], "scale"),
 ]
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from gclenet.cli.common import add_command, folder, port
+from gclenet.cli.scale import add_scale_arguments, check_scale_arguments, run_predict_ray
 from gclenet.data.image_io import ImageLoadError, load_image
 from gclenet.fileio import atomic_write_bytes
 from gclenet.inference.backends import BACKENDS, PRECISIONS
@@ -148,6 +149,7 @@ def add_predict_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--smoothing", choices=["mean", "ema"], default="mean",
                    help="mean of the last N frames, or an exponential average of the same centre of mass")
     p.add_argument("--webcam", type=int, metavar="N", help="live window on camera N")
+    add_scale_arguments(p)
     p.set_defaults(func=run_predict)
 
 
@@ -206,8 +208,11 @@ def _tracking(args: argparse.Namespace) -> dict[str, Any]:
 def run_predict(args: argparse.Namespace) -> int:
     """Every input ends as one record: its faces, a video's summary, or ``{"file", "error"}``."""
     from gclenet.inference.outputs import mirrored_paths
-    from gclenet.inference.sources import expand_each, is_video
+    from gclenet.inference.sources import expand_each, is_video, read_input_list
 
+    check_scale_arguments(args)  # before anything is loaded
+    if args.inputs_from:
+        args.inputs = [*args.inputs, *read_input_list(args.inputs_from, args.column)]
     if args.webcam is not None:
         from gclenet.inference.video import WebcamUnavailable, require_display, run_webcam
 
@@ -226,6 +231,10 @@ def run_predict(args: argparse.Namespace) -> int:
     for item, _, reason in expanded:
         if reason is not None:
             _warn(f"{item}: {reason}")
+    if args.runner == "ray":  # a missing file named goes too: its error is a row of the results, as in --json
+        missing = [Path(item) for item, found, reason in expanded
+                   if reason is not None and not Path(item).is_dir() and not any(ch in item for ch in "*?[")]
+        return run_predict_ray(args, files + missing) if files or missing else 1
     classes: list[str] = []
     of_file: dict[Path, dict[str, Any]] = {}
     if files:

@@ -8,7 +8,8 @@ from pathlib import Path
 from gclenet.data.folders import list_images
 from gclenet.data.image_io import IMAGE_SUFFIXES
 
-__all__ = ["expand_inputs", "expand_each", "VIDEO_SUFFIXES", "is_video", "write_example_photo", "EXAMPLE_PHOTO"]
+__all__ = ["expand_inputs", "expand_each", "read_input_list", "VIDEO_SUFFIXES", "is_video", "write_example_photo",
+           "EXAMPLE_PHOTO"]
 
 # The demo's photo, as scikit-image distributes it (512x512), stored as a JPEG (65 KB) so that
 # the core install runs `gclenet demo` without scikit-image.
@@ -52,6 +53,41 @@ def expand_each(inputs: list[str]) -> list[tuple[str, list[Path], str | None]]:
         else:
             expanded.append((item, [], "no such file or folder"))
     return expanded
+
+
+def read_input_list(path: str | Path, column: str = "file") -> list[str]:
+    """The inputs a list names: a text file (one path per line; blank and ``#`` lines skipped), or
+    ``column`` of a CSV or Parquet file (``file`` by default: the column of gclenet's own outputs).
+
+    Raises:
+        ValueError: the file cannot be read, or has no such column (one line, naming it).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            import pyarrow.parquet as pq  # the [scale] extra's, only for a Parquet list
+
+            table = pq.read_table(path)
+            if column not in table.column_names:
+                raise ValueError(f"{path}: no column {column!r} (it has {', '.join(table.column_names)})")
+            values = table[column].to_pylist()
+        elif suffix == ".csv":
+            import csv
+
+            with open(path, newline="", encoding="utf-8") as handle:
+                reader = csv.DictReader(handle)
+                if column not in (reader.fieldnames or []):
+                    raise ValueError(f"{path}: no column {column!r} (it has {', '.join(reader.fieldnames or [])})")
+                values = [row[column] for row in reader]
+        else:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            values = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or err
+        raise ValueError(f"{path}: cannot be read as a list of inputs ({reason})") from None
+    # dict.fromkeys: each input once (a gclenet output lists a file once per face), in order
+    return list(dict.fromkeys(str(v) for v in values if v not in (None, "")))
 
 
 def write_example_photo(folder: str | Path) -> Path:
