@@ -94,13 +94,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     report = calibrate_weights(args.weights, args.out, dataset=args.dataset, root=args.root, split=args.split,
                                options=options(args.option), allow_overlap=args.allow_overlap, progress=not args.json)
     _warn_overlap("calibrate", report["overlap"])
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(f"{report['fitted_on']}: {report['faces']} faces: temperature {report['temperature']:.3f}; "
-              f"expected calibration error ({report['bins']} bins) {report['ece_before']:.2%} -> "
-              f"{report['ece_after']:.2%}, NLL {report['nll_before']:.4f} -> {report['nll_after']:.4f}"
-              + (f"; wrote {report['out']}" if args.out else ""))
+    print(json.dumps(report, indent=2) if args.json else
+          f"{report['fitted_on']}: {report['faces']} faces: temperature {report['temperature']:.3f}; "
+          f"expected calibration error ({report['bins']} bins) {report['ece_before']:.2%} -> "
+          f"{report['ece_after']:.2%}, NLL {report['nll_before']:.4f} -> {report['nll_after']:.4f}"
+          + (f"; wrote {report['out']}" if args.out else ""))
     return 0
 
 
