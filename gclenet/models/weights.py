@@ -42,8 +42,6 @@ SHIPPED_WEIGHTS = {"ferplus": "gclenet_ferplus.safetensors", "fer2013": "gclenet
 # than FER2013's single labels (docs/BENCHMARKS.md); the FER2013 weights stay by name.
 DEFAULT_WEIGHTS = "ferplus"
 
-# Files exported before the typed record named three of its fields otherwise.
-_OLD_KEYS = {"training_data": "data", "val_accuracy": "accuracy", "trained": "date"}
 # Checkpoints written before they carried the record (hyper-parameters "config" and
 # "classes" only) name their data set but not how it was decoded; these were the gray
 # ones then. Frozen: every newer checkpoint states ``grayscale`` itself.
@@ -93,15 +91,12 @@ class WeightsInfo:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> WeightsInfo:
-        """The record from stored metadata; older key names are read too, unknown keys go to ``extra``.
+        """The record from stored metadata; unknown keys go to ``extra``.
 
         Raises:
             ValueError: a field inference needs (variant, classes, input size) is missing.
         """
         values = dict(values)
-        for old, new in _OLD_KEYS.items():
-            if old in values and new not in values:
-                values[new] = values.pop(old)
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         missing = sorted({"model_name", "classes", "input_size"} - set(values))
         if missing:
@@ -127,21 +122,12 @@ class WeightsInfo:
         return json.dumps(self.to_dict())
 
     def with_metadata(self, **metadata: Any) -> WeightsInfo:
-        """A copy with fields replaced by ``metadata`` (older key names too); other keys go to ``extra``."""
+        """A copy with fields replaced by ``metadata``; other keys go to ``extra``."""
         return WeightsInfo.from_dict({**self.to_dict(), **metadata})
 
     def transforms(self) -> EvalTransform:
         """The preprocessing of a uint8 face tensor for this model (resize, channels, normalisation)."""
         return EvalTransform(self.input_size, mean=self.mean, std=self.std, grayscale=self.grayscale)
-
-    def __getitem__(self, key: str) -> Any:
-        """Dict-style reading (``info["classes"]``, also by the older key names), as the
-        metadata was read before it was typed."""
-        values = self.to_dict()
-        key = key if key in values else _OLD_KEYS.get(key, key)
-        if key not in values:
-            raise KeyError(key)
-        return values[key]
 
 
 def shipped_weights_path(tag: str = DEFAULT_WEIGHTS) -> Path:

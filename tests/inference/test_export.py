@@ -23,7 +23,7 @@ def exported(int8_model_48):
 def test_onnxruntime_matches_pytorch(exported, batch):
     torch_backend = TorchBackend(exported, precision="fp32")
     onnx_backend = OnnxRuntimeBackend(exported)  # finds the .onnx beside the weights
-    assert onnx_backend.info["classes"] == torch_backend.info["classes"]
+    assert onnx_backend.info.classes == torch_backend.info.classes
     x = torch.randn(batch, 3, 48, 48)
     np.testing.assert_allclose(onnx_backend.probabilities(x), torch_backend.probabilities(x), atol=1e-3)
 

@@ -25,7 +25,7 @@ def test_recognizer_matches_the_model_it_loaded(random_weights):
     model, info = load(random_weights)
     gray = np.asarray(Image.fromarray(image).convert("L").resize((48, 48), Image.BILINEAR)) / 255.0
     x = torch.tensor(gray, dtype=torch.float32)[None, None].expand(1, 3, 48, 48)
-    x = (x - torch.tensor(info["mean"]).view(1, 3, 1, 1)) / torch.tensor(info["std"]).view(1, 3, 1, 1)
+    x = (x - torch.tensor(info.mean).view(1, 3, 1, 1)) / torch.tensor(info.std).view(1, 3, 1, 1)
     with torch.no_grad():
         expected = model(x).softmax(1)[0].numpy()
     np.testing.assert_allclose(list(face.probs.values()), expected, atol=1e-5)

@@ -42,7 +42,7 @@ def test_trained_weights_load_by_path_with_their_metadata(random_weights):
 
     saved = load_file(str(random_weights))
     model = create_model("gclenet", weights=random_weights)
-    assert model.weights_info["classes"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert list(model.weights_info.classes) == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
     assert model.fc.out_features == 7
     for key, value in model.state_dict().items():
         if key in saved:

@@ -33,7 +33,7 @@ def test_init_from_the_shipped_tag_replaces_only_a_head_of_another_size(shipped,
 @pytest.mark.parametrize("tag", ["ferplus", "fer2013", "default"])
 def test_every_weights_reader_takes_the_shipped_tags(shipped, tag):
     model, info = load(tag)  # what export and the benchmarks read through
-    assert info["classes"][3] == "happy"
+    assert info.classes[3] == "happy"
     assert torch.equal(model.layer4[0].conv1.weight, shipped["layer4.0.conv1.weight"].float())
 
 
@@ -73,30 +73,8 @@ def test_the_shipped_fer2013_file_reads_into_its_record():
     assert (info.model_name, info.input_size, info.grayscale, info.num_classes) == ("gclenet", 48, True, 7)
     assert info.model_overrides == {"drop_rate": 0.3}
     assert info.data.startswith("FER2013 Training") and info.accuracy.startswith("64.39 %")
-    assert info.date == "2026-11-24" and info["trained"] == "2026-11-24" and "weight-only int8" in info["storage"]
+    assert info.date == "2026-11-24" and "weight-only int8" in info.extra["storage"]
     assert WeightsInfo.from_json(info.to_json()) == info
-
-
-def test_a_file_written_with_the_older_key_names_reads_into_the_record(random_weights, tmp_path):
-    """Files exported before the record was typed said training_data, val_accuracy, trained."""
-    import json
-
-    from safetensors.numpy import load_file as load_numpy
-    from safetensors.numpy import save_file
-    from safetensors import safe_open
-
-    from gclenet.models.weights import read_weights_info
-
-    with safe_open(str(random_weights), "np") as handle:
-        record = json.loads(handle.metadata()["gclenet"])
-    for new in ("data", "accuracy", "date"):
-        record.pop(new, None)
-    record.update(training_data="FER2013 Training", val_accuracy="64.36 % on PublicTest", trained="2026-11-24")
-    old = tmp_path / "old.safetensors"
-    save_file(load_numpy(str(random_weights)), str(old), metadata={"gclenet": json.dumps(record)})
-    info = read_weights_info(old)
-    assert (info.data, info.accuracy, info.date) == ("FER2013 Training", "64.36 % on PublicTest", "2026-11-24")
-    assert info["val_accuracy"] == "64.36 % on PublicTest" and "training_data" not in info.extra
 
 
 def test_the_default_weights_are_ferplus_with_their_record():
