@@ -36,7 +36,7 @@ def main() -> None:
         onnx_path = export_onnx(weights, Path(tmp) / "model.onnx")
         backends = {"torch (eager, fp32)": TorchBackend(weights, precision="fp32"),
                     "onnxruntime (CPU EP)": OnnxRuntimeBackend(weights, onnx_path=onnx_path)}
-        size = backends["torch (eager, fp32)"].info["input_size"]
+        size = backends["torch (eager, fp32)"].info.input_size
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, input {size}x{size}")
         for batch in args.batches:
             x = torch.randn(batch, 3, size, size).contiguous(memory_format=torch.channels_last)

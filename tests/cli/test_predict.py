@@ -189,9 +189,10 @@ def test_export_metadata_is_kept_as_typed(random_weights, tmp_path):
 
     out = tmp_path / "w.safetensors"
     assert main(["export", "--weights", str(random_weights), "--format", "safetensors", "--out", str(out),
-                 "--meta", "trained=2026-11-24", "--meta", "val_accuracy=64.39", "--meta", "recipe=a=b, c"]) == 0
+                 "--meta", "date=2026-11-24", "--meta", "accuracy=64.39", "--meta", "recipe=a=b, c",
+                 "--meta", "licence=MIT"]) == 0
     info = read_weights_info(out)
-    assert (info["trained"], info["val_accuracy"], info["recipe"]) == ("2026-11-24", "64.39", "a=b, c")
+    assert (info.date, info.accuracy, info.recipe, info.extra["licence"]) == ("2026-11-24", "64.39", "a=b, c", "MIT")
     assert main(["export", "--weights", str(random_weights), "--format", "safetensors", "--out", str(out),
                  "--meta", "no-equals-sign"]) == 2
 
