@@ -31,8 +31,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="safetensors: metadata beside the checkpoint's record, e.g. accuracy='{\"ferplus test\": 0.86}' "
                         "(a JSON object) or any other key as text")
     p.add_argument("--int8", action="store_true",
-                   help="onnx: int8 deploy model (ONNX Runtime static quantization, calibrated on --calibration); "
-                        "safetensors: weight-only int8 (half the size of fp16, for weights kept in the wheel)")
+                   help="onnx: the int8 inference model (ONNX Runtime static quantization of weights and activations, "
+                        "calibrated on --calibration)")
+    p.add_argument("--int8-storage", action="store_true",
+                   help="safetensors: store large weights as int8 with per-channel scales (half the size of fp16, "
+                        "read back as float32: a smaller file, the same float model)")
     p.add_argument("--calibration", metavar="DIR", help="onnx --int8: a folder of training faces to calibrate on")
     p.add_argument("--calibration-count", type=int, default=300, help="faces drawn from --calibration (seed 0)")
     p.add_argument("--validate", nargs=3, metavar=("DATASET", "ROOT", "SPLIT"),
@@ -105,14 +108,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     if (args.calibration or args.validate) and not (args.int8 and args.format == "onnx"):
         raise ValueError("--calibration and --validate are for --format onnx --int8")
+    if args.int8_storage and args.format != "safetensors":
+        raise ValueError("--int8-storage is for --format safetensors; the int8 inference model is --format onnx --int8")
     if args.format == "safetensors":
-        path = export.export_weights(args.weights, args.out, int8=args.int8, **_metadata(args.meta))
+        if args.int8:
+            raise ValueError("--int8 makes the int8 inference model (--format onnx); for int8 storage of "
+                             "safetensors weights: --int8-storage")
+        path = export.export_weights(args.weights, args.out, int8=args.int8_storage, **_metadata(args.meta))
     elif args.format == "onnx" and args.int8:
         path = _export_int8(args)
     elif args.format == "onnx":
         path = export.export_onnx(args.weights, args.out)
     elif args.int8:
-        raise ValueError("--int8 is for --format onnx or safetensors")
+        raise ValueError("--int8 is for --format onnx")
     else:
         path = export.export_torchscript(args.weights, args.out)
     print(path)

@@ -260,3 +260,18 @@ def test_small_things_records_in_argument_order_out_a_file_empty_folder_broken_m
     assert result.returncode == 1 and result.stderr.strip().splitlines() == [
         f"gclenet predict: {broken}: cannot open as a video (not a video, or a codec OpenCV lacks); "
         "convert it to H.264 MP4 or check the file"]
+
+
+def test_the_two_int8s_have_their_own_flags(random_weights, tmp_path, capsys):
+    from gclenet.models.weights import read_state_dict
+
+    assert main(["export", "--weights", str(random_weights), "--format", "safetensors", "--int8",
+                 "--out", str(tmp_path / "w.safetensors")]) == 2
+    assert "--int8-storage" in capsys.readouterr().err
+    assert main(["export", "--weights", str(random_weights), "--format", "safetensors", "--int8-storage",
+                 "--out", str(tmp_path / "w.safetensors")]) == 0
+    stored = (tmp_path / "w.safetensors").stat().st_size
+    assert stored < 0.6 * random_weights.stat().st_size  # int8 beside the fp32 fixture
+    assert read_state_dict(tmp_path / "w.safetensors")["fc.weight"].dtype.is_floating_point  # read back as floats
+    assert main(["export", "--weights", str(random_weights), "--format", "onnx", "--int8-storage",
+                 "--out", str(tmp_path / "m.onnx")]) == 2
