@@ -185,8 +185,8 @@ class Recognizer:
         record = read_weights_info(self.weights)
         self.temperature = record.temperature if calibrated else 1.0
         self.balance, self.class_prior = float(balance), record.class_prior
-        adjust_probabilities(np.full((1, len(self.classes)), 1 / len(self.classes)), temperature=self.temperature,
-                             prior=self.class_prior, balance=self.balance)  # a bad setting fails here, not later
+        self.trained_balance = record.logit_adjustment
+        self.adjust(np.full((1, len(self.classes)), 1 / len(self.classes)))  # a bad setting fails here
         self.batch_size = batch_size
 
     @property
@@ -215,7 +215,13 @@ class Recognizer:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
         probs = np.concatenate([self.backend.classify(crops[start : start + self.batch_size], tta=self.tta)
                                 for start in range(0, len(crops), self.batch_size)])
-        return adjust_probabilities(probs, temperature=self.temperature, prior=self.class_prior, balance=self.balance)
+        return self.adjust(probs)
+
+    def adjust(self, probs: np.ndarray) -> np.ndarray:
+        """An engine's probabilities as this Recognizer answers: the record's temperature and
+        ``balance`` (:mod:`gclenet.models.calibration`)."""
+        return adjust_probabilities(probs, temperature=self.temperature, prior=self.class_prior, balance=self.balance,
+                                    trained_balance=self.trained_balance)
 
     def _keep_large(self, faces: list[Face]) -> tuple[list[Face], int]:
         if self.detector.name == "none":

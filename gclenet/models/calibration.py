@@ -29,8 +29,12 @@ _TINY = 1e-12  # probabilities of exactly 0 (an fp16 or int8 engine's underflow)
 
 
 def adjust_probabilities(probs: np.ndarray, *, temperature: float = 1.0, prior: Sequence[float] | None = None,
-                         balance: float = 0.0) -> np.ndarray:
-    """``probs`` (rows of class probabilities) at ``temperature``, adjusted by ``balance`` x log ``prior``.
+                         balance: float = 0.0, trained_balance: float = 0.0) -> np.ndarray:
+    """``probs`` (rows of class probabilities) at ``temperature``, then adjusted by ``balance`` x log ``prior``.
+
+    ``trained_balance``: how balanced the model's outputs already are (the record's
+    ``logit_adjustment``: trained with the logit-adjusted loss); the prior is then added back
+    by that much, so ``balance=0`` answers as trained for accuracy whatever the loss was.
 
     Raises:
         ValueError: a temperature that is not positive, a negative balance, or a balance without a prior.
@@ -39,14 +43,16 @@ def adjust_probabilities(probs: np.ndarray, *, temperature: float = 1.0, prior: 
         raise ValueError(f"temperature must be positive, got {temperature}")
     if balance < 0:
         raise ValueError(f"balance must be 0 (as trained) or more (1: every class equally likely), got {balance}")
-    if temperature == 1.0 and balance == 0.0:
+    if temperature == 1.0 and balance == 0.0 and trained_balance == 0.0:
         return probs
-    if balance and prior is None:
+    if (balance or trained_balance) and prior is None:
         raise ValueError("balance needs the training prior of the weights' classes, and these weights carry "
                          "none; `gclenet calibrate` stores it")
-    logits = np.log(np.maximum(np.asarray(probs, dtype=np.float64), _TINY)) / temperature
-    if balance:
-        logits = logits - balance * np.log(np.maximum(np.asarray(prior, dtype=np.float64), _TINY))
+    # The calibrated posterior is softmax(logits / T) of the logits as trained for accuracy
+    # (the prior added back where the loss balanced them); balancing divides it by prior^balance.
+    log_prior = np.log(np.maximum(np.asarray(prior, dtype=np.float64), _TINY)) if prior is not None else 0.0
+    logits = np.log(np.maximum(np.asarray(probs, dtype=np.float64), _TINY)) + trained_balance * log_prior
+    logits = logits / temperature - balance * log_prior
     logits -= logits.max(axis=1, keepdims=True)
     exp = np.exp(logits)
     return (exp / exp.sum(axis=1, keepdims=True)).astype(np.asarray(probs).dtype)

@@ -72,6 +72,7 @@ class WeightsInfo:
     # after training by `gclenet calibrate`: not part of the network.
     temperature: float = 1.0  # logits / temperature: confidences that match accuracy on held-out faces
     class_prior: tuple[float, ...] | None = None  # the training targets' class distribution, for balance
+    logit_adjustment: float = 0.0  # trained with the logit-adjusted loss (tau): the logits are balanced by tau
     extra: dict[str, Any] = field(default_factory=dict)  # any other metadata, kept as it came
 
     def __post_init__(self) -> None:
@@ -80,6 +81,7 @@ class WeightsInfo:
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "input_size", int(self.input_size))
         object.__setattr__(self, "temperature", float(self.temperature))
+        object.__setattr__(self, "logit_adjustment", float(self.logit_adjustment))
         if self.class_prior is not None:
             object.__setattr__(self, "class_prior", tuple(float(v) for v in self.class_prior))
             if len(self.class_prior) != len(self.classes):

@@ -93,6 +93,15 @@ class OptimConfig:
     nesterov: bool = False
     weight_decay: float = 5e-4
     label_smoothing: float = 0.0
+    # Class-aware losses for rare classes (FER+'s contempt and disgust are 0.5 % and 0.5 % of
+    # its votes), both from the training targets' class prior:
+    # class-balanced weighting, each class's term times prior^-power (normalised so the mean
+    # weight under the prior is 1): 0 off, 0.5 inverse square root, 1 inverse frequency;
+    class_weight_power: float = 0.0
+    # the logit-adjusted loss (Menon et al. 2021): trained on logits + tau * log(prior), so the
+    # network's own logits come out balanced; its record says so, and inference adds the prior
+    # back by default (Recognizer's balance=0 answers as trained for accuracy).
+    logit_adjustment: float = 0.0
     schedule: Schedule = "step"  # "step" (the paper: /10 every step_epochs), "cosine" or "constant"
     step_epochs: int = 20
     gamma: float = 0.1

@@ -137,7 +137,13 @@ def _run(checkpoint: str | Path, dataset: str | None, root: str | Path | None, s
     data = FERDataset(samples, info.classes, info.transforms(), grayscale=decode_grayscale(where.dataset, info),
                       cache=True)
     model = model.to(memory_format=torch.channels_last)
-    return _Prepared(info, where, data, overlap), *predict_dataset(model, data, **predict)
+    probs, labels = predict_dataset(model, data, **predict)
+    if info.logit_adjustment:  # trained balanced: scored as Recognizer answers by default, the prior added back
+        from gclenet.models.calibration import adjust_probabilities
+
+        probs = torch.from_numpy(adjust_probabilities(probs.numpy(), prior=info.class_prior,
+                                                      trained_balance=info.logit_adjustment))
+    return _Prepared(info, where, data, overlap), probs, labels
 
 
 def predict_checkpoint(

@@ -71,6 +71,7 @@ class FERClassifier(L.LightningModule):
         self.cfg = config
         self.classes = list(classes)
         self.weights_info = config.weights_info(self.classes)
+        self.class_prior: Tensor | None = None  # the training targets' class distribution, set in setup()
         self.save_hyperparameters({"config": config.to_dict(), "classes": self.classes,
                                    "weights_info": self.weights_info.to_dict()})
         optim = self.cfg.optim
@@ -97,9 +98,24 @@ class FERClassifier(L.LightningModule):
             prefix="val_",
         )
 
+    def setup(self, stage: str) -> None:
+        """The training targets' class prior, once the data module has read them: the
+        class-aware losses need it, and the record keeps it (for ``balance`` at inference)."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        train_set = getattr(datamodule, "train_set", None)
+        if self.class_prior is None and train_set is not None and train_set.samples:
+            eye = torch.eye(len(self.classes))
+            targets = torch.stack([torch.tensor(s.target) if s.target else eye[s.label] for s in train_set.samples])
+            mean = targets.double().mean(dim=0)
+            self.class_prior = (mean / mean.sum()).float()
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # The record says when these weights were trained: the day of the checkpoint.
-        record = {**checkpoint["hyper_parameters"]["weights_info"], "date": datetime.date.today().isoformat()}
+        # The record says when these weights were trained (the day of the checkpoint), on what
+        # class prior, and whether the logits are balanced by the loss.
+        record = {**checkpoint["hyper_parameters"]["weights_info"], "date": datetime.date.today().isoformat(),
+                  "logit_adjustment": self.cfg.optim.logit_adjustment}
+        if self.class_prior is not None:
+            record["class_prior"] = [round(float(v), 6) for v in self.class_prior]
         checkpoint["hyper_parameters"] = {**checkpoint["hyper_parameters"], "weights_info": record}
 
     def forward(self, x: Tensor) -> Tensor:
@@ -107,13 +123,33 @@ class FERClassifier(L.LightningModule):
             x = x.contiguous(memory_format=torch.channels_last)
         return self.model(x)
 
+    def _prior(self, like: Tensor) -> Tensor:
+        if self.class_prior is None:
+            raise RuntimeError("the class-aware losses need the training prior: train through `gclenet train` "
+                               "(the data module provides it) or set module.class_prior")
+        return self.class_prior.to(device=like.device, dtype=torch.float32).clamp(min=1e-6)
+
+    def prior_matched(self, logits: Tensor) -> Tensor:
+        """Logits as the model answers for accuracy: with the logit-adjusted loss, its own logits
+        are balanced and the prior is added back (what inference does by default)."""
+        tau = self.cfg.optim.logit_adjustment
+        return logits.float() + tau * self._prior(logits).log() if tau else logits
+
     def loss(self, logits: Tensor, targets: Tensor) -> Tensor:
-        """Cross-entropy on class indices or label distributions; FER+'s multi-target loss
-        ``-log max_k p_k t_k`` when ``data.label_mode`` is ``multi_target``."""
+        """Cross-entropy on class indices or label distributions (class-aware where
+        ``optim.class_weight_power`` or ``optim.logit_adjustment`` say so); FER+'s
+        multi-target loss ``-log max_k p_k t_k`` when ``data.label_mode`` is ``multi_target``."""
+        optim = self.cfg.optim
+        logits = self.prior_matched(logits)
         if self.cfg.data.label_mode == "multi_target" and targets.is_floating_point():
             log_probs = F.log_softmax(logits.float(), dim=1) + targets.clamp(min=1e-12).log()
             return -log_probs.max(dim=1).values.mean()
-        return F.cross_entropy(logits, targets, label_smoothing=self.cfg.optim.label_smoothing)
+        weight = None
+        if optim.class_weight_power:
+            prior = self._prior(logits)
+            weight = prior ** -optim.class_weight_power
+            weight = (weight / (prior * weight).sum()).to(logits.dtype)  # mean weight 1 under the prior
+        return F.cross_entropy(logits, targets, weight=weight, label_smoothing=optim.label_smoothing)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, targets = batch
@@ -132,7 +168,7 @@ class FERClassifier(L.LightningModule):
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         images, labels = batch
-        logits = self(images)
+        logits = self.prior_matched(self(images))
         self.log("val_loss", F.cross_entropy(logits, labels), on_epoch=True, prog_bar=True,
                  batch_size=len(labels), sync_dist=True)
         self.val_metrics(logits, labels)
