@@ -72,3 +72,25 @@ def test_where_int8_fails_its_check_auto_falls_back_to_fp32_equal_to_torch(tmp_p
 
     expected = TorchBackend("default", precision="fp32").classify(check_faces())
     np.testing.assert_allclose(np.array(out["probs"]), expected, atol=1e-4, rtol=0)
+
+
+def test_without_torch_the_onnx_engines_are_the_candidates_and_fp32_the_reference(tmp_path):
+    from gclenet.inference.autoselect import allowed_candidates, select_backends
+    from gclenet.inference.selfcheck import compare_probabilities
+
+    allowed, excluded = allowed_candidates(bf16_fast=True, onnx_fp32=True, int8_metadata={"validation": {
+        "accuracy_drop_points": 0.1}}, torch=False)
+    assert allowed == ["onnx-fp32", "onnx-int8"]
+    assert excluded == dict.fromkeys(["torch-bf16", "torch-fp32"], "torch is not installed: pip install 'gclenet[torch]'")
+    checked: list[list[str]] = []
+
+    def check(candidates):
+        checked.append(list(candidates))
+        return {name: compare_probabilities(np.eye(3), np.eye(3)) for name in candidates}
+
+    chosen = select_backends("m", [1], allowed, excluded, lambda: {c: None for c in allowed},
+                             lambda name, b: None, cache=tmp_path / "b.json", machine="m",
+                             measure_fn=lambda runners, make, batch: {"onnx-fp32": 10.0, "onnx-int8": 40.0},
+                             check=check, reference="onnx-fp32")[1]
+    assert checked == [["onnx-int8"]] and chosen.backend == "onnx-int8" and chosen.reference == "onnx-fp32"
+    assert chosen.describe_checks()[0].startswith("self-check of onnx-int8 against onnx-fp32: ")
