@@ -88,7 +88,13 @@ class TorchBackend(_Engine):
     the folded-weights cache (:mod:`gclenet.inference.deploy`)."""
 
     def __init__(self, weights: str | Path, *, device: str = "cpu", precision: str = "auto") -> None:
-        import torch
+        try:
+            import torch
+        except ModuleNotFoundError as err:  # the core install: say what brings it (the CLI reads err.name)
+            from gclenet.extras import install_command
+
+            raise ModuleNotFoundError(f"the PyTorch engine needs torch: {install_command('torch')} "
+                                      "(or use backend='auto' or 'onnxruntime')", name=err.name) from None
 
         from gclenet.hardware import fast_bf16_available
         from gclenet.inference.deploy import load_deploy_model

@@ -94,3 +94,15 @@ def test_without_torch_the_onnx_engines_are_the_candidates_and_fp32_the_referenc
                              check=check, reference="onnx-fp32")[1]
     assert checked == [["onnx-int8"]] and chosen.backend == "onnx-int8" and chosen.reference == "onnx-fp32"
     assert chosen.describe_checks()[0].startswith("self-check of onnx-int8 against onnx-fp32: ")
+
+
+def test_the_torch_engine_without_torch_names_the_pip_install(tmp_path):
+    out = run_without_torch("""
+        import json
+        from gclenet import Recognizer
+        try:
+            Recognizer(backend="torch", detector="none")
+        except ModuleNotFoundError as err:
+            print(json.dumps({"name": err.name, "message": str(err)}))
+    """, tmp_path)
+    assert out["name"] == "torch" and "pip install 'gclenet[torch]'" in out["message"]
