@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from gclenet.inference.backends import OnnxRuntimeBackend, fp32_onnx_path_for, int8_path_for
+from gclenet.inference.backends import OnnxRuntimeBackend, fp32_onnx_path_for, int8_path_for, onnx_path_for
 from gclenet.inference.cache import cache_dir, file_id
 from gclenet.inference.selfcheck import CheckResult, self_check
 from gclenet.models.weights import read_weights_info, resolve_weights
@@ -374,8 +374,11 @@ class AutoBackend:
         self.weights, self.device = resolve_weights(weights), device
         self.info = read_weights_info(self.weights)
         self._engines: dict[str, Any] = {}
-        self.files = {"onnx-fp32": fp32_onnx_path_for(self.weights), "onnx-int8": int8_path_for(self.weights)}
         has_torch = find_spec("torch") is not None  # the core install has none: ONNX Runtime only
+        # The weightless graph is the fp32 engine where torch is not installed; beside torch it
+        # would only add seconds to the one-time check (eager fp32 is the reference there).
+        fp32 = fp32_onnx_path_for(self.weights) if not has_torch else onnx_path_for(self.weights)
+        self.files = {"onnx-fp32": fp32, "onnx-int8": int8_path_for(self.weights)}
         if onnx_path and device == "cpu":  # its metadata says which it is: the session is kept
             given = self._onnx(Path(onnx_path))
             self._engines[given.name], self.files[given.name] = given, Path(onnx_path)

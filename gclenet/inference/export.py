@@ -71,6 +71,9 @@ def export_onnx_graph(weights: str | Path, out: str | Path, *, opset: int = 18) 
     The training form in eval mode, not the deploy form: its initializers keep the weights
     file's tensor names. Exported without the optimiser (which folds batch norms into new,
     unnamed tensors); ONNX Runtime folds them itself when it loads the filled graph.
+    Weights trained again with the same shapes need no new graph; new shipped weights of
+    another shape do, e.g. ``export_onnx_graph("ferplus", graph_path_for("ferplus"))``
+    (tests/inference/test_onnx_graph.py checks that each shipped graph names its weights' tensors).
     """
     import onnx
     from onnx import TensorProto
