@@ -1,22 +1,29 @@
 """The optional parts of gclenet (pip extras) and what to install when one is missing.
 
-The core install recognises faces (``Recognizer``, ``predict``, ``demo``, ``complexity``);
-training, ONNX export, explanations, the web demo and runs on Ray need more packages, declared as
-extras in ``pyproject.toml`` (a test checks that the two lists agree). A command that
-reaches for a missing one stops with one line naming the ``pip install`` that brings it.
-Nothing here imports any of those packages.
+The core install recognises faces (``Recognizer``, ``predict``, ``demo``) on ONNX Runtime,
+without torch; the eager PyTorch engine (``--backend torch``), training, export,
+explanations, the web demo and runs on Ray need more packages, declared as extras in
+``pyproject.toml`` (a test checks that the two lists agree). A command that reaches for a
+missing one stops with one line naming the ``pip install`` that brings it. Nothing here
+imports any of those packages.
 """
 
 from __future__ import annotations
 
-__all__ = ["EXTRAS", "install_command", "needs", "missing_package_hint"]
+__all__ = ["EXTRAS", "TORCH", "install_command", "needs", "missing_package_hint"]
 
-# extra -> {distribution on PyPI: the module it installs}
+# The eager engine and everything built on it; the extras that need it include it
+# (pyproject.toml: "gclenet[torch]"), so a missing torch is named with the command's own extra.
+TORCH: dict[str, str] = {"torch": "torch", "torchvision": "torchvision", "facenet-pytorch": "facenet_pytorch"}
+
+# extra -> {distribution on PyPI: the module it installs}; "torch" first: a missing torch
+# outside any extra's command is named with it.
 EXTRAS: dict[str, dict[str, str]] = {
-    "train": {"lightning": "lightning", "torchmetrics": "torchmetrics", "tensorboard": "tensorboard",
+    "torch": TORCH,
+    "train": {**TORCH, "lightning": "lightning", "torchmetrics": "torchmetrics", "tensorboard": "tensorboard",
               "matplotlib": "matplotlib"},
-    "export": {"onnx": "onnx", "onnxscript": "onnxscript"},
-    "explain": {"grad-cam": "pytorch_grad_cam", "matplotlib": "matplotlib"},
+    "export": {**TORCH, "onnx": "onnx", "onnxscript": "onnxscript"},
+    "explain": {**TORCH, "grad-cam": "pytorch_grad_cam", "matplotlib": "matplotlib"},
     "demo": {"gradio": "gradio"},
     "scale": {"ray": "ray", "pyarrow": "pyarrow"},  # predict --runner ray (Ray Data), Parquet results
 }

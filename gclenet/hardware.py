@@ -48,7 +48,12 @@ def describe_cpu() -> str:
 
 def cuda_available() -> bool:
     """A CUDA GPU torch can use. torch is imported only where a GPU driver is installed (or
-    torch is loaded already): on a machine without one the answer costs no torch import."""
+    torch is loaded already): on a machine without one the answer costs no torch import.
+    Without torch (the core install) there is none to use: inference runs on ONNX Runtime's CPU."""
+    from importlib.util import find_spec
+
+    if find_spec("torch") is None:
+        return False
     if "torch" not in sys.modules:
         driver = Path("/proc/driver/nvidia/version").exists() or shutil.which("nvidia-smi") is not None
         if not driver:

@@ -33,19 +33,32 @@ BLOCKER = textwrap.dedent(f"""
 """)
 
 
-def requirement_names(requirements: list[str]) -> set[str]:
-    return {re.split(r"[\[<>=!~; ]", r, maxsplit=1)[0].lower() for r in requirements}
+def requirement_names(requirements: list[str], optional: dict[str, list[str]] | None = None) -> set[str]:
+    """The distributions ``requirements`` name; ``gclenet[x]`` (an extra including another)
+    stands for the names of extra ``x`` in ``optional``."""
+    names: set[str] = set()
+    for requirement in requirements:
+        included = re.fullmatch(r"gclenet\[([\w,-]+)\]", requirement.strip())
+        if included and optional is not None:
+            for extra in included.group(1).split(","):
+                names |= requirement_names(optional[extra], optional)
+        else:
+            names.add(re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0].lower())
+    return names
 
 
 def test_the_extras_named_to_users_are_those_pyproject_declares():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     optional = project["optional-dependencies"]
     for extra, packages in EXTRAS.items():
-        assert requirement_names(optional[extra]) == set(packages), extra
+        assert requirement_names(optional[extra], optional) == set(packages), extra
     assert optional["all"] == [f"gclenet[{','.join(EXTRAS)}]"]
     assert "gclenet[all]" in optional["test"]  # the README's test command installs everything the tests use
     core = requirement_names(project["dependencies"])
     assert not core & {package for packages in EXTRAS.values() for package in packages}
+    assert not core & {"torch", "torchvision", "facenet-pytorch"}  # the core recognises faces on ONNX Runtime
+    for extra in ("train", "export", "explain"):  # built on the eager model
+        assert "gclenet[torch]" in optional[extra], extra
     assert "scikit-image" not in core  # the demo's photo ships in the package
 
 
@@ -54,6 +67,8 @@ def test_a_missing_package_is_named_with_the_extra_that_brings_it():
         "lightning is not installed; this needs the [train] extra: pip install 'gclenet[train]'")
     assert "[explain]" in missing_package_hint("matplotlib", "explain")  # in two extras: the command's own
     assert "[train]" in missing_package_hint("matplotlib")
+    assert missing_package_hint("torch") == "torch is not installed; this needs the [torch] extra: pip install 'gclenet[torch]'"
+    assert "[train]" in missing_package_hint("torch.nn", "train")  # a training command: the extra that has it all
     assert missing_package_hint("numpy") is None and missing_package_hint(None) is None  # not an extra's: a bug
 
 
@@ -63,23 +78,24 @@ def run_without_extras(code: str, tmp_path: Path) -> subprocess.CompletedProcess
 
 
 @pytest.mark.slow
-def test_core_path_runs_without_any_extra(random_weights, tmp_path):
+def test_core_path_runs_without_any_extra(tmp_path):
     cv2 = pytest.importorskip("cv2")
     writer = cv2.VideoWriter(str(tmp_path / "clip.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
     for i in range(4):
         writer.write(np.full((48, 64, 3), i * 40, dtype=np.uint8))
     writer.release()
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "face.png")
-    result = run_without_extras(f"""
+    # The shipped weights: without torch, the classifier runs the ONNX models beside them
+    # (weights of one's own need an export first, which needs torch).
+    result = run_without_extras("""
         import numpy as np
         from gclenet import Recognizer
-        weights = {str(random_weights)!r}
-        Recognizer(weights, detector="none").predict(np.zeros((48, 48, 3), np.uint8))
-        assert main(["demo", "--weights", weights, "--out", "demo"]) == 0
-        assert main(["predict", "face.png", "clip.mp4", "--weights", weights, "--detector", "none", "--out", "out",
+        assert sys.modules["torch"] is None
+        Recognizer(detector="none").predict(np.zeros((48, 48, 3), np.uint8))
+        assert main(["demo", "--out", "demo"]) == 0
+        assert main(["predict", "face.png", "clip.mp4", "--detector", "none", "--out", "out",
                      "--json", "--csv", "faces.csv"]) == 0
-        assert main(["export", "--weights", weights, "--format", "safetensors", "--out", "w.safetensors"]) == 0
-        assert main(["complexity", "--input-size", "32", "--json"]) == 0
+        assert main(["predict", "face.png", "--backend", "onnxruntime", "--precision", "fp32", "--json"]) == 0
         assert main(["data", "list"]) == 0
         print("core path done")
     """, tmp_path)
@@ -94,6 +110,9 @@ COMMANDS_AND_EXTRAS = [
     (["evaluate", "--checkpoint", "w.ckpt"], "train"),
     (["curves", "run", "--out", "c.png"], "train"),
     (["export", "--weights", "default", "--format", "onnx", "--out", "m.onnx"], "export"),
+    (["export", "--weights", "default", "--format", "safetensors", "--out", "w.safetensors"], "export"),
+    (["complexity", "--input-size", "32", "--json"], "torch"),
+    (["predict", "face.png", "--backend", "torch", "--detector", "none", "--json"], "torch"),
     (["cam", "face.png", "--out", "cams", "--detector", "none"], "explain"),
     (["serve", "--port", "7999"], "demo"),
     (["predict", "face.png", "--runner", "ray", "--parquet", "results"], "scale"),

@@ -14,8 +14,9 @@ __all__ = ["add_parsers"]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
+    # The variants are built in torch (the --plot's matplotlib is named with [train] if missing).
     p = add_command(sub, "complexity", "parameters and MACs of the four main variants, beside the paper's",
-                    extra="train", what="--plot")
+                    extra="torch")
     p.add_argument("--input-size", type=int, default=224)
     p.add_argument("--num-classes", type=int, default=7)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -23,7 +24,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_complexity)
 
     p = add_command(sub, "export", "export trained weights: safetensors, ONNX (fp32 or int8) or TorchScript",
-                    extra="export", what="--format onnx")
+                    extra="export")  # every format loads the model in torch; ONNX needs onnx too
     p.add_argument("--weights", required=True, help="a run's .ckpt, exported .safetensors or a shipped name")
     p.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     p.add_argument("--out", required=True)

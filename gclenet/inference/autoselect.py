@@ -2,9 +2,11 @@
 
 Candidates: eager PyTorch fp32 (the reference), eager PyTorch with bf16 autocast,
 ONNX Runtime fp32 and ONNX Runtime int8. Which are *allowed* is decided from facts
-that do not change between runs: bf16 only where the hardware computes it (emulated
-bf16 is several times slower, docs/BENCHMARKS.md), ONNX models only where they exist
-beside the weights (or are passed), and int8 only from a file whose ``gclenet_int8``
+that do not change between runs: PyTorch only where torch is installed (the core install
+has none: then ONNX Runtime fp32, the weightless graph filled from the weights of
+:mod:`gclenet.inference.onnx_graph`, is the reference), bf16 only where the hardware
+computes it (emulated bf16 is several times slower, docs/BENCHMARKS.md), ONNX models only
+where they exist beside the weights (or are passed), and int8 only from a file whose ``gclenet_int8``
 metadata records a validation within 0.5 accuracy points of fp32 (written once, at
 export: :func:`gclenet.inference.quantize.export_int8_onnx`). Which allowed one is
 *right here* is checked, and which allowed one is *fastest* measured, briefly, the first
@@ -35,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from gclenet.inference.backends import OnnxRuntimeBackend, int8_path_for, onnx_path_for
+from gclenet.inference.backends import OnnxRuntimeBackend, fp32_onnx_path_for, int8_path_for, onnx_path_for
 from gclenet.inference.cache import cache_dir, file_id
 from gclenet.inference.selfcheck import CheckResult, self_check
 from gclenet.models.weights import read_weights_info, resolve_weights
@@ -54,6 +56,7 @@ MEASURED_BATCHES = (1, 32)
 SMALL_BATCH = 5  # batches up to this many faces run on the batch-1 choice (nearer 1 than 32 on a log scale)
 TOLERANCE_POINTS = 0.5  # int8 may lose at most this many accuracy points where it was validated
 REFERENCE = CANDIDATES[0]
+REFERENCES = ("torch-fp32", "onnx-fp32")  # the fp32 engines, either of which the others are checked against
 # A measurement taken while the load average was above the number of CPUs is marked busy and
 # taken again by the next run, up to this many times (a machine that is always busy keeps it).
 BUSY_RETRIES = 2
@@ -72,6 +75,7 @@ class Selection:
     excluded: dict[str, str] = field(default_factory=dict)  # candidate -> why it was not allowed
     measured_on: str | None = None  # date of the measurement
     checks: dict[str, dict[str, Any]] = field(default_factory=dict)  # candidate -> CheckResult.to_dict()
+    reference: str = REFERENCE  # the fp32 engine the checks compared with
 
     def describe(self) -> str:
         """One line for ``gclenet info``."""
@@ -86,7 +90,7 @@ class Selection:
 
     def describe_checks(self) -> list[str]:
         """A line per candidate that ran the self-check against fp32 here."""
-        return [f"self-check of {name} against {REFERENCE}: {CheckResult.from_dict(values).describe()}"
+        return [f"self-check of {name} against {self.reference}: {CheckResult.from_dict(values).describe()}"
                 for name, values in self.checks.items()]
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,7 +98,8 @@ class Selection:
 
 
 def allowed_candidates(*, bf16_fast: bool, onnx_fp32: bool, int8_metadata: Mapping[str, Any] | None,
-                       device: str = "cpu", tolerance_points: float = TOLERANCE_POINTS) -> tuple[list[str], dict[str, str]]:
+                       device: str = "cpu", tolerance_points: float = TOLERANCE_POINTS,
+                       torch: bool = True) -> tuple[list[str], dict[str, str]]:
     """``(allowed, excluded)``: which candidates may be measured, and why each other may not.
 
     Args:
@@ -103,10 +108,15 @@ def allowed_candidates(*, bf16_fast: bool, onnx_fp32: bool, int8_metadata: Mappi
         int8_metadata: the int8 model's ``gclenet_int8`` record, or ``None`` where there is none.
         device: ONNX Runtime runs here on the CPU only.
         tolerance_points: accuracy int8 may lose against fp32, in points.
+        torch: torch is installed (the core install has none).
     """
+    from gclenet.extras import install_command
+
     excluded: dict[str, str] = {}
     if not bf16_fast:
         excluded["torch-bf16"] = "no bf16 hardware: emulated"
+    if not torch:
+        excluded["torch-fp32"] = excluded["torch-bf16"] = f"torch is not installed: {install_command('torch')}"
     if device != "cpu":
         excluded["onnx-fp32"] = excluded["onnx-int8"] = f"CPU only, the device is {device}"
     if not onnx_fp32:
@@ -234,7 +244,8 @@ def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], 
                     runners: Callable[[], Mapping[str, Runner]], make_batch: Callable[[str, int], Any], *,
                     cache: Path | None = None, refresh: bool = False, machine: str | None = None,
                     measure_fn: Callable[..., dict[str, float]] | None = None,
-                    check: Callable[[Sequence[str]], Mapping[str, CheckResult]] | None = None) -> dict[int, Selection]:
+                    check: Callable[[Sequence[str]], Mapping[str, CheckResult]] | None = None,
+                    reference: str = REFERENCE) -> dict[int, Selection]:
     """The backend for ``model`` at each of ``batches``: from ``$GCLENET_BACKEND``, else the only
     allowed one, else from the cache, else checked and measured (then cached).
 
@@ -248,6 +259,7 @@ def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], 
         measure_fn: the measurement (default :func:`measure`; tests inject timings here).
         check: candidate names -> their :class:`~gclenet.inference.selfcheck.CheckResult`
             against the reference; a candidate that fails is not measured and never chosen.
+        reference: the fp32 engine the others are checked against (not checked itself).
 
     Raises:
         ValueError: ``$GCLENET_BACKEND`` names no candidate, or one not allowed here; nothing is allowed.
@@ -272,15 +284,15 @@ def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], 
         if _usable(entry, allowed) and not refresh:
             out[b] = Selection(entry["backend"], b, "cache", entry.get("images_per_s", {}),
                                {**excluded, **entry.get("refused", {})}, entry.get("measured_on"),
-                               entry.get("checks", {}))
+                               entry.get("checks", {}), reference)
     missing = [b for b in batches if b not in out]
     if missing:
         retries = max((data.get(f"{machine} | model {model} | batch {b}") or {}).get("busy_retries", 0)
                       for b in missing)
         started = time.perf_counter()
-        print(f"gclenet: checking {len(allowed) - 1} classifier engine(s) against {REFERENCE} on this machine "
+        print(f"gclenet: checking {len(allowed) - 1} classifier engine(s) against {reference} on this machine "
               f"and timing them (once; a few seconds)...", file=sys.stderr, flush=True)
-        checks = dict(check([c for c in allowed if c != REFERENCE]) if check else {})
+        checks = dict(check([c for c in allowed if c != reference]) if check else {})
         refused = {name: result.reason() for name, result in checks.items() if not result.passed}
         for name, why in refused.items():
             log.warning("%s is not used on this machine: %s", name, why)
@@ -293,7 +305,7 @@ def select_backends(model: str, batches: Sequence[int], allowed: Sequence[str], 
         for b in missing:
             speeds = (measure_fn or measure)(built, lambda name, b=b: make_batch(name, b), batch=b)
             out[b] = Selection(choose_backend(speeds, usable), b, "measured", speeds, {**excluded, **refused},
-                               _dt.date.today().isoformat(), {k: v.to_dict() for k, v in checks.items()})
+                               _dt.date.today().isoformat(), {k: v.to_dict() for k, v in checks.items()}, reference)
             measured[f"{machine} | model {model} | batch {b}"] = {
                 "backend": out[b].backend, "allowed": list(allowed), "images_per_s": speeds,
                 "measured_on": out[b].measured_on, "checks": out[b].checks, "refused": refused,
@@ -321,7 +333,7 @@ def cached_backends(weights: str | Path = "default", device: str = "cpu") -> dic
     if forced:
         return {b: Selection(forced, b, "env") for b in MEASURED_BATCHES}
     path = resolve_weights(weights)
-    onnx = [p for p in (onnx_path_for(path), int8_path_for(path)) if p.is_file()] if device == "cpu" else []
+    onnx = [p for p in (fp32_onnx_path_for(path), int8_path_for(path)) if p.is_file()] if device == "cpu" else []
     if not onnx:
         from gclenet.hardware import fast_bf16_available
 
@@ -355,12 +367,18 @@ class AutoBackend:
 
     def __init__(self, weights: str | Path, *, device: str = "cpu", precision: str = "auto",
                  onnx_path: str | Path | None = None, refresh: bool = False) -> None:
+        from importlib.util import find_spec
+
         from gclenet.hardware import fast_bf16_available
 
         self.weights, self.device = resolve_weights(weights), device
         self.info = read_weights_info(self.weights)
         self._engines: dict[str, Any] = {}
-        self.files = {"onnx-fp32": onnx_path_for(self.weights), "onnx-int8": int8_path_for(self.weights)}
+        has_torch = find_spec("torch") is not None  # the core install has none: ONNX Runtime only
+        # The weightless graph is the fp32 engine where torch is not installed; beside torch it
+        # would only add seconds to the one-time check (eager fp32 is the reference there).
+        fp32 = fp32_onnx_path_for(self.weights) if not has_torch else onnx_path_for(self.weights)
+        self.files = {"onnx-fp32": fp32, "onnx-int8": int8_path_for(self.weights)}
         if onnx_path and device == "cpu":  # its metadata says which it is: the session is kept
             given = self._onnx(Path(onnx_path))
             self._engines[given.name], self.files[given.name] = given, Path(onnx_path)
@@ -373,24 +391,28 @@ class AutoBackend:
                 log.warning("%s: made from other weights than %s; not used", engine.path, self.weights)
         # An explicit precision is honoured where it can run; "auto" asks for speed and accuracy.
         allowed, excluded = allowed_candidates(
-            bf16_fast=precision == "bf16" or fast_bf16_available(device),
+            bf16_fast=has_torch and (precision == "bf16" or fast_bf16_available(device)),
             onnx_fp32=device == "cpu" and self.files["onnx-fp32"].is_file(), int8_metadata=int8_record,
-            device=device, tolerance_points=float("inf") if precision == "int8" else TOLERANCE_POINTS)
+            device=device, tolerance_points=float("inf") if precision == "int8" else TOLERANCE_POINTS,
+            torch=has_torch)
         wanted = {"auto": CANDIDATES, "fp32": ("torch-fp32", "onnx-fp32"), "bf16": ("torch-bf16",),
                   "int8": ("onnx-int8",)}[precision]
         excluded = {**excluded, **{c: f"precision {precision}" for c in CANDIDATES if c not in wanted}}
         allowed = [c for c in allowed if c in wanted]
+        # Checked against eager fp32 where torch runs, else against the filled graph (equal to ~1e-6).
+        self.reference = next((c for c in REFERENCES if c in allowed), REFERENCE)
         self.selections = select_backends(
             file_id(self.weights, *(self.files[c] for c in allowed if c.startswith("onnx"))), MEASURED_BATCHES,
             allowed, excluded, lambda: {c: self.engine(c).probabilities for c in allowed}, self._random_batch,
-            refresh=refresh, machine=machine_id(device), check=self._check if REFERENCE in allowed else None)
+            refresh=refresh, machine=machine_id(device), check=self._check if self.reference in allowed else None,
+            reference=self.reference)
         chosen = {s.backend for s in self.selections.values()}
         self._engines = {k: v for k, v in self._engines.items() if k in chosen}  # the others are not kept
         for name in chosen:  # built now: weights that do not fit the model fail here, not at the first face
             self.engine(name)
 
     def _check(self, candidates: Sequence[str]) -> dict[str, CheckResult]:
-        return self_check(self.engine(REFERENCE).classify, {c: self.engine(c).classify for c in candidates})
+        return self_check(self.engine(self.reference).classify, {c: self.engine(c).classify for c in candidates})
 
     def _onnx(self, path: Path) -> OnnxRuntimeBackend:
         return OnnxRuntimeBackend(self.weights, onnx_path=path)

@@ -1,5 +1,6 @@
 """Classifier engines for the deploy model: eager PyTorch (fp32, or bf16 autocast) and ONNX
-Runtime (an fp32 or an int8 export), and ``"auto"``: the fastest one measured on this
+Runtime (an fp32 or an int8 export, or the weightless fp32 graph that ships beside the weights,
+filled from them at load: :mod:`gclenet.inference.onnx_graph`), and ``"auto"``: the fastest one measured on this
 machine (:mod:`gclenet.inference.autoselect`).
 
 Every engine takes face crops (uint8 arrays) through the weights' one evaluation
@@ -17,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from gclenet.inference.onnx_graph import fill_session_options, graph_path_for, is_graph, numpy_state
 from gclenet.models.weights import WeightsInfo, read_weights_info, resolve_weights
 
 __all__ = ["TorchBackend", "OnnxRuntimeBackend", "create_backend", "BACKENDS", "PRECISIONS", "INT8_KEY",
-           "onnx_path_for", "int8_path_for", "ort_threads", "softmax"]
+           "onnx_path_for", "fp32_onnx_path_for", "int8_path_for", "ort_threads", "softmax"]
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
@@ -30,6 +32,13 @@ INT8_KEY = "gclenet_int8"  # ONNX metadata entry of an int8 model: how it was ma
 def onnx_path_for(weights: str | Path) -> Path:
     """Where ``gclenet export --format onnx`` output of ``weights`` is looked for: beside them, ``.onnx``."""
     return resolve_weights(weights).with_suffix(".onnx")
+
+
+def fp32_onnx_path_for(weights: str | Path) -> Path:
+    """The fp32 ONNX model of ``weights``: an export beside them (:func:`onnx_path_for`) where
+    there is one, else the weightless graph filled from them (:func:`~gclenet.inference.onnx_graph.graph_path_for`)."""
+    exported = onnx_path_for(weights)
+    return exported if exported.is_file() else graph_path_for(weights)
 
 
 def int8_path_for(weights: str | Path) -> Path:
@@ -79,7 +88,13 @@ class TorchBackend(_Engine):
     the folded-weights cache (:mod:`gclenet.inference.deploy`)."""
 
     def __init__(self, weights: str | Path, *, device: str = "cpu", precision: str = "auto") -> None:
-        import torch
+        try:
+            import torch
+        except ModuleNotFoundError as err:  # the core install: say what brings it (the CLI reads err.name)
+            from gclenet.extras import install_command
+
+            raise ModuleNotFoundError(f"the PyTorch engine needs torch: {install_command('torch')} "
+                                      "(or use backend='auto' or 'onnxruntime')", name=err.name) from None
 
         from gclenet.hardware import fast_bf16_available
         from gclenet.inference.deploy import load_deploy_model
@@ -120,7 +135,7 @@ class OnnxRuntimeBackend(_Engine):
     Args:
         weights: the weights the model was exported from (their record is the fallback
             where the ONNX file has none).
-        onnx_path: the ONNX model (default: beside the weights, :func:`onnx_path_for`).
+        onnx_path: the ONNX model (default: the fp32 one of the weights, :func:`fp32_onnx_path_for`).
         threads: intra-op threads (default :func:`ort_threads`).
     """
 
@@ -128,7 +143,7 @@ class OnnxRuntimeBackend(_Engine):
                  threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        path = Path(onnx_path) if onnx_path else onnx_path_for(weights)
+        path = Path(onnx_path) if onnx_path else fp32_onnx_path_for(weights)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no ONNX model; create it with "
                                     f"`gclenet export --format onnx --weights {weights} --out {path}`")
@@ -137,10 +152,21 @@ class OnnxRuntimeBackend(_Engine):
         options = ort.SessionOptions()
         options.intra_op_num_threads = ort_threads() if threads is None else threads
         self.path = path
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        # A weightless graph: its tensors are the weights file's, handed over (and kept) here.
+        self._filled = fill_session_options(options, numpy_state(weights)) if is_graph(path) else None
+        if self._filled is not None:
+            options.log_severity_level = 3  # its unoptimised graph makes ORT warn of every CastLike it cannot fold
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime's Fail / InvalidGraph: weights of another shape or variant
+            if self._filled is None:
+                raise
+            raise RuntimeError(f"{weights}: the weights do not fit the graph {path.name} "
+                               f"({str(err).splitlines()[0][:200]})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
-        self.info: WeightsInfo = WeightsInfo.from_json(meta["gclenet"]) if "gclenet" in meta else \
-            read_weights_info(weights)
+        # A filled graph is its weights: their record (calibration included) is the one.
+        self.info: WeightsInfo = WeightsInfo.from_json(meta["gclenet"]) if "gclenet" in meta and \
+            self._filled is None else read_weights_info(weights)
         self.int8_record: dict[str, Any] | None = json.loads(meta[INT8_KEY]) if INT8_KEY in meta else None
         self.input_name = self.session.get_inputs()[0].name
         self.transform = self.info.transforms()
@@ -166,7 +192,7 @@ def _onnx_for_precision(weights: str | Path, onnx_path: str | Path | None, preci
     the weights (``auto``: where there is one) or the fp32 one."""
     if onnx_path:
         return Path(onnx_path)
-    int8, fp32 = int8_path_for(weights), onnx_path_for(weights)
+    int8, fp32 = int8_path_for(weights), fp32_onnx_path_for(weights)
     if precision == "int8" or (precision == "auto" and int8.is_file()):
         if not int8.is_file():
             raise FileNotFoundError(f"{int8}: no int8 model; create it with `gclenet export --format onnx --int8 "

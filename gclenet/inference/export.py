@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from gclenet.fileio import atomic_write_bytes
 from gclenet.models.weights import WeightsInfo, load, weights_bytes
 
-__all__ = ["save_weights", "export_weights", "export_onnx", "export_torchscript", "EXPORT_FORMATS"]
+__all__ = ["save_weights", "export_weights", "export_onnx", "export_onnx_graph", "export_torchscript", "EXPORT_FORMATS"]
 
 EXPORT_FORMATS = ("safetensors", "onnx", "torchscript")
 
@@ -62,6 +62,56 @@ def export_onnx(weights: str | Path, out: str | Path, *, opset: int = 18) -> Pat
         tmp.with_name(f"{tmp.name}.data").unlink(missing_ok=True)
     entry = proto.metadata_props.add()
     entry.key, entry.value = "gclenet", info.to_json()
+    atomic_write_bytes(out, lambda handle: handle.write(proto.SerializeToString()))
+    return out
+
+
+def export_onnx_graph(weights: str | Path, out: str | Path, *, opset: int = 18) -> Path:
+    """The weightless fp32 graph of ``weights`` that the torch-free fp32 engine fills at load
+    (:mod:`gclenet.inference.onnx_graph`; the shipped ``gclenet/weights/*.graph.onnx`` are made here).
+
+    The training form in eval mode, not the deploy form: its initializers keep the weights
+    file's tensor names. Exported without the optimiser (which folds batch norms into new,
+    unnamed tensors); ONNX Runtime folds them itself when it loads the filled graph.
+    Weights trained again with the same shapes need no new graph; new shipped weights of
+    another shape do, e.g. ``export_onnx_graph("ferplus", graph_path_for("ferplus"))``
+    (tests/inference/test_onnx_graph.py checks that each shipped graph names its weights' tensors).
+    """
+    import onnx
+    from onnx import TensorProto
+
+    from gclenet.inference.onnx_graph import GRAPH_KEY, MISSING_DATA
+    from gclenet.models.weights import resolve_weights
+
+    model, info = load(weights)
+    names = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
+    example = torch.zeros(2, 3, info.input_size, info.input_size)  # not 1: torch.export specialises a batch of 1
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        torch.onnx.export(model, (example,), str(tmp), input_names=["input"], output_names=["logits"],
+                          dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=opset, dynamo=True,
+                          external_data=False, optimize=False, verbose=False)
+        proto = onnx.load(str(tmp))
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(f"{tmp.name}.data").unlink(missing_ok=True)
+    unnamed = [t.name for t in proto.graph.initializer if t.name not in names]
+    if unnamed:  # a tensor the loader could not fill: the export folded or renamed it
+        raise RuntimeError(f"the exported graph has tensors that are not the weights': {unnamed[:5]}")
+    for tensor in proto.graph.initializer:
+        if list(tensor.dims):  # 0-d tensors stay inline: ONNX Runtime cannot replace them as external data
+            tensor.ClearField("raw_data")
+            tensor.data_location = TensorProto.EXTERNAL
+            del tensor.external_data[:]
+            entry = tensor.external_data.add()
+            entry.key, entry.value = "location", MISSING_DATA
+    for node in proto.graph.node:  # the exporter's stack traces: most of the file, of no use at inference
+        node.ClearField("doc_string")
+        node.ClearField("metadata_props")
+    for key, value in (("gclenet", info.to_json()), (GRAPH_KEY, resolve_weights(weights).name)):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
     atomic_write_bytes(out, lambda handle: handle.write(proto.SerializeToString()))
     return out
 
