@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from gclenet.inference.backends import OnnxRuntimeBackend, fp32_onnx_path_for, int8_path_for, onnx_path_for
+from gclenet.inference.backends import (Candidate, Engine, OnnxRuntimeBackend, fp32_onnx_path_for,
+                                       int8_path_for, onnx_path_for)
 from gclenet.inference.cache import file_id
 from gclenet.inference.selfcheck import CheckResult, self_check
 from gclenet.inference.timings import cache_path, machine_id, measure
@@ -289,7 +290,7 @@ class AutoBackend:
 
         self.weights, self.device = resolve_weights(weights), device
         self.info = read_weights_info(self.weights)
-        self._engines: dict[str, Any] = {}
+        self._engines: dict[str, Engine] = {}
         has_torch = find_spec("torch") is not None  # the core install has none: ONNX Runtime only
         # The weightless graph is the fp32 engine where torch is not installed; beside torch it
         # would only add seconds to the one-time check (eager fp32 is the reference there).
@@ -318,7 +319,8 @@ class AutoBackend:
         # Checked against eager fp32 where torch runs, else against the filled graph (equal to ~1e-6).
         self.reference = next((c for c in REFERENCES if c in allowed), REFERENCE)
         self.selections = select_backends(
-            file_id(self.weights, *(self.files[c] for c in allowed if c.startswith("onnx"))), MEASURED_BATCHES,
+            file_id(self.weights, *(self.files[c] for c in allowed if Candidate.parse(c).engine == "onnx")),
+            MEASURED_BATCHES,
             allowed, excluded, lambda: {c: self.engine(c).probabilities for c in allowed}, self._random_batch,
             refresh=refresh, machine=machine_id(device), check=self._check if self.reference in allowed else None,
             reference=self.reference)
@@ -333,14 +335,14 @@ class AutoBackend:
     def _onnx(self, path: Path) -> OnnxRuntimeBackend:
         return OnnxRuntimeBackend(self.weights, onnx_path=path)
 
-    def engine(self, candidate: str) -> Any:
+    def engine(self, candidate: str) -> Engine:
         """The engine of ``candidate`` (built on first use)."""
         if candidate not in self._engines:
             from gclenet.inference.backends import TorchBackend
 
-            if candidate.startswith("torch"):
-                self._engines[candidate] = TorchBackend(self.weights, device=self.device,
-                                                        precision=candidate.removeprefix("torch-"))
+            wanted = Candidate.parse(candidate)
+            if wanted.engine == "torch":
+                self._engines[candidate] = TorchBackend(self.weights, device=self.device, precision=wanted.precision)
             else:
                 self._engines[candidate] = self._onnx(self.files[candidate])
         return self._engines[candidate]
@@ -355,11 +357,10 @@ class AutoBackend:
     def classify(self, crops: Sequence[np.ndarray], *, tta: bool = False) -> np.ndarray:
         return self.engine(self.selection_for(len(crops)).backend).classify(crops, tta=tta)
 
-    @property
-    def model(self) -> Any:
+    def torch_model(self) -> Any:
         """A PyTorch engine's model (built if the choice was ONNX Runtime), e.g. for Grad-CAM."""
-        torch_engine = next((e for n, e in self._engines.items() if n.startswith("torch")), None)
-        return (torch_engine or self.engine("torch-fp32")).model
+        torch_engine = next((e for n, e in self._engines.items() if Candidate.parse(n).engine == "torch"), None)
+        return (torch_engine or self.engine("torch-fp32")).torch_model()
 
     def describe(self) -> list[str]:
         return [s.describe() for s in self.selections.values()]

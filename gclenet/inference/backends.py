@@ -13,20 +13,69 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 from gclenet.inference.onnx_graph import fill_session_options, graph_path_for, is_graph, numpy_state
 from gclenet.models.weights import WeightsInfo, read_weights_info, resolve_weights
 
-__all__ = ["TorchBackend", "OnnxRuntimeBackend", "create_backend", "BACKENDS", "PRECISIONS", "INT8_KEY",
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["ClassifierEngine", "Engine", "Candidate", "TorchBackend", "OnnxRuntimeBackend", "create_backend", "BACKENDS",
+           "PRECISIONS", "INT8_KEY",
            "onnx_path_for", "fp32_onnx_path_for", "int8_path_for", "ort_threads", "softmax"]
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 INT8_KEY = "gclenet_int8"  # ONNX metadata entry of an int8 model: how it was made and validated
+
+
+@runtime_checkable
+class ClassifierEngine(Protocol):
+    """What every classifier engine is to :class:`~gclenet.inference.recognizer.Recognizer`,
+    ``info`` and the CLI: the eager PyTorch model, an ONNX Runtime session, or ``auto``'s choice."""
+
+    info: WeightsInfo  # the weights' record
+
+    @property
+    def name(self) -> str:  # "torch-fp32", "onnx-int8"... or "auto"
+        ...
+
+    def classify(self, crops: Sequence[np.ndarray], *, tta: bool = False) -> np.ndarray:
+        """Class probabilities ``(len(crops), classes)`` of face crops (uint8 arrays)."""
+        ...
+
+    def torch_model(self) -> nn.Module:
+        """The PyTorch deploy model (Grad-CAM needs one); raises where the engine has none."""
+        ...
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One engine at one precision, as ``backend="auto"`` weighs them (``torch-fp32``...)."""
+
+    engine: Literal["torch", "onnx"]
+    precision: Literal["fp32", "bf16", "int8"]
+
+    @property
+    def name(self) -> str:
+        return f"{self.engine}-{self.precision}"
+
+    @classmethod
+    def parse(cls, name: str) -> Candidate:
+        """The candidate named ``name`` (``"torch-bf16"``).
+
+        Raises:
+            ValueError: a name that is no engine and precision gclenet runs.
+        """
+        engine, _, precision = name.partition("-")
+        if (engine, precision) not in {("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("onnx", "int8")}:
+            raise ValueError(f"{name!r} is no classifier engine; valid: torch-fp32, onnx-fp32, torch-bf16, onnx-int8")
+        return cls(engine, precision)  # type: ignore[arg-type]
 
 
 def onnx_path_for(weights: str | Path) -> Path:
@@ -61,8 +110,10 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-class _Engine:
-    """What every engine shares: crops -> its input batch -> probabilities, with flip TTA."""
+class Engine:
+    """What the single engines share (a :class:`ClassifierEngine`): crops -> its input batch ->
+    probabilities, with flip TTA; ``auto`` times and checks them through ``prepare`` and
+    ``probabilities``."""
 
     name = "engine"
     info: WeightsInfo
@@ -83,7 +134,7 @@ class _Engine:
         return (probs + self.probabilities(self.flip(batch))) / 2 if tta else probs
 
 
-class TorchBackend(_Engine):
+class TorchBackend(Engine):
     """The re-parameterised model under ``torch.inference_mode``, channels-last; built from
     the folded-weights cache (:mod:`gclenet.inference.deploy`)."""
 
@@ -111,6 +162,9 @@ class TorchBackend(_Engine):
     def name(self) -> str:  # type: ignore[override]
         return "torch-bf16" if self.bf16 else "torch-fp32"
 
+    def torch_model(self) -> nn.Module:
+        return self.model
+
     def prepare(self, crops: Sequence[np.ndarray]) -> Any:
         import torch
 
@@ -128,7 +182,7 @@ class TorchBackend(_Engine):
         return logits.float().softmax(dim=1).cpu().numpy()
 
 
-class OnnxRuntimeBackend(_Engine):
+class OnnxRuntimeBackend(Engine):
     """An exported ONNX model (``gclenet export --format onnx``, with ``--int8`` or without) on
     ONNX Runtime's CPU provider.
 
@@ -175,6 +229,10 @@ class OnnxRuntimeBackend(_Engine):
     def name(self) -> str:  # type: ignore[override]
         return "onnx-int8" if self.int8_record is not None else "onnx-fp32"
 
+    def torch_model(self) -> nn.Module:
+        raise ValueError(f"{self.path.name} runs on ONNX Runtime and has no PyTorch model; use backend='torch' "
+                         "or 'auto'")
+
     def prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         return self.transform.numpy_batch(crops)
 
@@ -202,7 +260,7 @@ def _onnx_for_precision(weights: str | Path, onnx_path: str | Path | None, preci
 
 
 def create_backend(name: str, weights: str | Path, *, device: str = "cpu", precision: str = "auto",
-                   onnx_path: str | Path | None = None) -> Any:
+                   onnx_path: str | Path | None = None) -> ClassifierEngine:
     """The classifier engine ``name`` (``auto``, ``torch`` or ``onnxruntime``) at ``precision``.
 
     ``torch`` runs fp32, or bf16 autocast (``auto``: where the hardware is fast at it).

@@ -198,9 +198,7 @@ class Recognizer:
     @property
     def model(self) -> torch.nn.Module:
         """The PyTorch deploy model, e.g. for Grad-CAM (built, with torch, if the backend is ONNX Runtime)."""
-        if not hasattr(self.backend, "model"):
-            raise ValueError(f"the {type(self.backend).__name__} has no PyTorch model; use backend='torch'")
-        return self.backend.model
+        return self.backend.torch_model()
 
     def preprocess(self, crops: list[np.ndarray]) -> torch.Tensor:
         """The model's input batch of face crops (uint8 RGB or gray arrays) as a PyTorch tensor:
