@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "gclenet"
 ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
 README = ROOT / "README.md"
-SET_UP = "python3 -m venv .venv && .venv/bin/pip install torch==2.14.1 torchvision==0.29.1 && .venv/bin/pip install -e "
+SET_UP = "python3 -m venv .venv && .venv/bin/pip install "  # the core (no torch) for the main job; torch first for the tests
 
 
 def module_names() -> list[str]:
@@ -53,6 +53,9 @@ def test_the_readme_is_short_and_starts_with_the_two_commands():
     assert len(text.encode()) < 10_000, f"README.md is {len(text.encode())} bytes; details belong in docs/"
     commands = [line for line in text.splitlines() if line.startswith("python3 -m venv .venv")]
     assert len(commands) == 2 and all(line.startswith(SET_UP) for line in commands)
+    main_job, tests = commands
+    assert "torch" not in main_job and main_job.endswith("gclenet demo")  # the core install runs the demo
+    assert "torch==2.14.1 torchvision==0.29.1" in tests and '".[test]"' in tests
     first_block = text.index("```bash")
     assert text.index(commands[0]) < text.index("```", first_block + 3)  # the first code block is the set-up
 

@@ -78,6 +78,7 @@ def export_onnx_graph(weights: str | Path, out: str | Path, *, opset: int = 18) 
     (tests/inference/test_onnx_graph.py checks that each shipped graph names its weights' tensors).
     """
     import onnx
+    import torch
     from onnx import TensorProto
 
     from gclenet.inference.onnx_graph import GRAPH_KEY, MISSING_DATA
