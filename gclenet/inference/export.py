@@ -41,25 +41,31 @@ def export_weights(checkpoint: str | Path, out: str | Path, *, half: bool = True
                         int8=int8)
 
 
-def export_onnx(weights: str | Path, out: str | Path, *, opset: int = 18) -> Path:
-    """The deploy model as ONNX, input ``(batch, 3, S, S)`` with a dynamic batch axis."""
+def _onnx_proto(model: torch.nn.Module, input_size: int, out: Path, *, opset: int, optimize: bool | None = None) -> Any:
+    """``model`` exported by torch.onnx (dynamic batch axis), loaded back as an ONNX proto
+    (``optimize``: torch.onnx's own default where ``None``)."""
     import onnx
     import torch
 
-    model, info = load(weights, reparameterize=True)
-    example = torch.zeros(2, 3, info.input_size, info.input_size)  # not 1: torch.export specialises a batch of 1
-    out = Path(out)
+    example = torch.zeros(2, 3, input_size, input_size)  # not 1: torch.export specialises a batch of 1
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         # One self-contained file: the weights are far below ONNX's 2 GB limit, and torch's
         # default (external_data=True) would leave a weights file beside the temporary one.
         torch.onnx.export(model, (example,), str(tmp), input_names=["input"], output_names=["logits"],
                           dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=opset, dynamo=True,
-                          external_data=False, verbose=False)
-        proto = onnx.load(str(tmp))
+                          external_data=False, verbose=False, **({} if optimize is None else {"optimize": optimize}))
+        return onnx.load(str(tmp))
     finally:
         tmp.unlink(missing_ok=True)
         tmp.with_name(f"{tmp.name}.data").unlink(missing_ok=True)
+
+
+def export_onnx(weights: str | Path, out: str | Path, *, opset: int = 18) -> Path:
+    """The deploy model as ONNX, input ``(batch, 3, S, S)`` with a dynamic batch axis."""
+    model, info = load(weights, reparameterize=True)
+    out = Path(out)
+    proto = _onnx_proto(model, info.input_size, out, opset=opset)
     entry = proto.metadata_props.add()
     entry.key, entry.value = "gclenet", info.to_json()
     atomic_write_bytes(out, lambda handle: handle.write(proto.SerializeToString()))
@@ -77,8 +83,6 @@ def export_onnx_graph(weights: str | Path, out: str | Path, *, opset: int = 18) 
     another shape do, e.g. ``export_onnx_graph("ferplus", graph_path_for("ferplus"))``
     (tests/inference/test_onnx_graph.py checks that each shipped graph names its weights' tensors).
     """
-    import onnx
-    import torch
     from onnx import TensorProto
 
     from gclenet.inference.onnx_graph import GRAPH_KEY, MISSING_DATA
@@ -86,17 +90,9 @@ def export_onnx_graph(weights: str | Path, out: str | Path, *, opset: int = 18) 
 
     model, info = load(weights)
     names = {k for k in model.state_dict() if not k.endswith("num_batches_tracked")}
-    example = torch.zeros(2, 3, info.input_size, info.input_size)  # not 1: torch.export specialises a batch of 1
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        torch.onnx.export(model, (example,), str(tmp), input_names=["input"], output_names=["logits"],
-                          dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=opset, dynamo=True,
-                          external_data=False, optimize=False, verbose=False)
-        proto = onnx.load(str(tmp))
-    finally:
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(f"{tmp.name}.data").unlink(missing_ok=True)
+    # Not optimised: the optimiser folds batch norms into new, unnamed tensors the loader cannot fill.
+    proto = _onnx_proto(model, info.input_size, out, opset=opset, optimize=False)
     unnamed = [t.name for t in proto.graph.initializer if t.name not in names]
     if unnamed:  # a tensor the loader could not fill: the export folded or renamed it
         raise RuntimeError(f"the exported graph has tensors that are not the weights': {unnamed[:5]}")
