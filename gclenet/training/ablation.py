@@ -22,7 +22,9 @@ from gclenet.models import ABLATION_TABLES
 from gclenet.models.complexity import measure_complexity
 from gclenet.training.config import TrainConfig, config_from_dict
 
-__all__ = ["run_ablation", "ablation_markdown", "plot_ablation", "TABLE_TITLES"]
+__all__ = ["run_ablation", "ablation_markdown", "plot_ablation", "mcnemar_exact", "TABLE_TITLES", "FULL_MODEL"]
+
+FULL_MODEL = "gclenet"  # every table's full model (Table 5's both, 6 (d), 7 (a)): the variants are compared with it
 
 TABLE_TITLES = {
     5: "Table 5: the modules (baseline, +LFA, +MGC, both)",
@@ -39,6 +41,26 @@ def _config_hash(config: TrainConfig) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def mcnemar_exact(only_first: int, only_second: int) -> float:
+    """The exact (binomial) McNemar p of two models scored on the same images: how likely so
+    lopsided a split of the images only one of them got right is, if neither is better."""
+    from scipy.stats import binomtest
+
+    discordant = only_first + only_second
+    return float(binomtest(only_first, discordant, 0.5).pvalue) if discordant else 1.0
+
+
+def _paired(variant_run: dict[str, Any], full_run: dict[str, Any]) -> dict[str, Any] | None:
+    """The variant against the full model of the same seed, over the same images."""
+    mine, theirs = variant_run.get("correct"), full_run.get("correct")
+    if not mine or not theirs or len(mine) != len(theirs):  # a run from before the answers were kept
+        return None
+    only_variant = sum(a == "1" and b == "0" for a, b in zip(mine, theirs))
+    only_full = sum(a == "0" and b == "1" for a, b in zip(mine, theirs))
+    return {"seed": variant_run["seed"], "only_variant": only_variant, "only_full": only_full,
+            "p": mcnemar_exact(only_variant, only_full)}
+
+
 def _finished_run_hash(run_dir: Path, result: dict[str, Any]) -> str:
     # Re-read the run's saved config with today's defaults: a setting added to gclenet after the
     # run (off by default) must not make a finished run look like another config.
@@ -51,7 +73,7 @@ def _finished_run_hash(run_dir: Path, result: dict[str, Any]) -> str:
 def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_epochs: int | None = None,
                  out_dir: str | Path | None = None) -> dict[str, Any]:
     """Train and evaluate each (variant, seed) of ``table``; write ``table<N>.md`` and ``.json``."""
-    from gclenet.training.evaluate import evaluate_checkpoint
+    from gclenet.training.evaluate import classification_report, predict_checkpoint
     from gclenet.training.train import train
 
     if table not in ABLATION_TABLES:
@@ -79,11 +101,15 @@ def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_ep
             # The weights after the whole budget, not the epoch that scored best on the split
             # we report: picking on it would flatter every variant by its own noise.
             final = cfg.run_dir / "checkpoints" / "last.ckpt"
-            report = evaluate_checkpoint(final, cfg.data.dataset, cfg.data.root, split=cfg.data.val_split,
-                                         options=cfg.data.options, progress=False)
+            probs, labels, classes, _ = predict_checkpoint(final, cfg.data.dataset, cfg.data.root,
+                                                           split=cfg.data.val_split, options=cfg.data.options,
+                                                           progress=False)
+            report = classification_report(probs, labels, classes)
+            correct = "".join("1" if ok else "0" for ok in (probs.argmax(1) == labels).tolist())
             result = {"variant": variant, "seed": seed, "config_hash": digest, "checkpoint": str(final),
                       "epochs": cfg.trainer.max_epochs, "accuracy": report["accuracy"],
-                      "mean_class_accuracy": report["mean_class_accuracy"], "macro_f1": report["macro_f1"]}
+                      "mean_class_accuracy": report["mean_class_accuracy"], "macro_f1": report["macro_f1"],
+                      "correct": correct}  # per image, in split order: the paired test needs them
             atomic_write_bytes(result_file, lambda f, r=result: f.write(json.dumps(r, indent=2).encode()))
             runs.append(result)
     summary = _summarise(runs, table, base)
@@ -107,6 +133,10 @@ def _summarise(runs: list[dict[str, Any]], table: int, config: TrainConfig) -> d
             values = [r[key] for r in mine]
             row[key] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
                         "runs": values}
+        if variant != FULL_MODEL:
+            full = {r["seed"]: r for r in runs if r["variant"] == FULL_MODEL}
+            pairs = [_paired(r, full[r["seed"]]) for r in mine if r["seed"] in full]
+            row["mcnemar_vs_full"] = [pair for pair in pairs if pair]
         rows.append(row)
     return {"table": table, "title": TABLE_TITLES[table], "dataset": config.data.dataset,
             "val_split": config.data.val_split, "epochs": config.trainer.max_epochs,
@@ -118,12 +148,17 @@ def ablation_markdown(summary: dict[str, Any]) -> str:
     lines = [f"### {summary['title']}", "",
              f"{summary['dataset']}, final weights after {summary['epochs']} epochs evaluated on "
              f"`{summary['val_split']}`, {summary['input_size']}x{summary['input_size']} input; "
-             "mean +- std over seeds.", "",
-             "| variant | accuracy | mean class acc. | macro F1 | seeds | params (deploy) | MACs (deploy) |",
-             "|---|---|---|---|---|---|---|"]
+             f"mean +- std over seeds; McNemar p: exact, against `{FULL_MODEL}` of the same seed on the same "
+             "images (only this variant right / only the full model right).", "",
+             "| variant | accuracy | mean class acc. | macro F1 | seeds | McNemar p vs full (per seed) "
+             "| params (deploy) | MACs (deploy) |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in summary["rows"]:
         cells = [f"{row[k]['mean']:.2%} +- {row[k]['std']:.2%}" for k in ("accuracy", "mean_class_accuracy", "macro_f1")]
-        lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {len(row['seeds'])} | "
+        pairs = row.get("mcnemar_vs_full")
+        paired = ("; ".join(f"seed {p['seed']}: {p['p']:.3g} ({p['only_variant']}/{p['only_full']})" for p in pairs)
+                  if pairs else "(the full model)" if row["variant"] == FULL_MODEL else "-")
+        lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {len(row['seeds'])} | {paired} | "
                      f"{row['params_deploy'] / 1e6:.3f} M | {row['macs_deploy'] / 1e6:.0f} M |")
     return "\n".join(lines) + "\n"
 

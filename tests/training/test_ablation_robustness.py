@@ -77,3 +77,21 @@ def test_robustness_refuses_names_that_do_not_match_the_checkpoints(random_weigh
 
     with pytest.raises(ValueError, match="1 name\\(s\\) for 2 checkpoint"):
         evaluate_robustness([random_weights, random_weights], "folder", tmp_path, names=["only one"])
+
+
+def test_variants_are_paired_with_the_full_model_of_their_seed():
+    from gclenet.training.ablation import _paired, ablation_markdown, mcnemar_exact
+
+    assert mcnemar_exact(0, 0) == 1.0 and mcnemar_exact(5, 5) == 1.0
+    assert mcnemar_exact(0, 12) < 0.001 < mcnemar_exact(3, 9) < 1.0  # 12 to 0 is no accident; 9 to 3 may be
+    full = {"seed": 1, "correct": "111100"}
+    pair = _paired({"seed": 1, "correct": "011111"}, full)
+    assert (pair["only_variant"], pair["only_full"], pair["seed"]) == (2, 1, 1)
+    assert _paired({"seed": 1}, full) is None  # a run from before the answers were kept
+    metrics = {k: {"mean": 0.7, "std": 0.01, "runs": [0.7]} for k in ("accuracy", "mean_class_accuracy", "macro_f1")}
+    rows = [{"variant": "resnet34", "seeds": [1], "params_deploy": 2e7, "macs_deploy": 6e8, **metrics,
+             "mcnemar_vs_full": [pair]},
+            {"variant": "gclenet", "seeds": [1], "params_deploy": 2e7, "macs_deploy": 6e8, **metrics}]
+    text = ablation_markdown({"title": "T", "dataset": "ferplus", "epochs": 4, "val_split": "val", "input_size": 48,
+                              "rows": rows})
+    assert f"seed 1: {pair['p']:.3g} (2/1)" in text and "(the full model)" in text
