@@ -21,7 +21,7 @@ from gclenet.data.image_io import load_image
 from gclenet.data.registry import read_split
 from gclenet.fileio import atomic_write_bytes
 from gclenet.models.calibration import (adjust_probabilities, expected_calibration_error, fit_temperature,
-                                           reliability_bins, training_prior)
+                                           reliability_bins, sample_prior)
 from gclenet.inference.recognizer import Recognizer
 
 
@@ -71,7 +71,7 @@ def main() -> None:
     recognizer = Recognizer(args.weights, detector="none", backend="torch", precision="fp32", calibrated=False)
     classes = recognizer.classes
     train = read_split(args.dataset, args.root, args.fit_split, classes)
-    prior = recognizer.class_prior or training_prior([s.target or np.eye(len(classes))[s.label] for s in train])
+    prior = recognizer.class_prior or sample_prior(train, len(classes))
     fit = [train[i] for i in sorted(np.random.default_rng(42).choice(len(train), round(args.fit_fraction * len(train)),
                                                                      replace=False))]
     test = read_split(args.dataset, args.root, args.test_split, classes)

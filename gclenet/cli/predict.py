@@ -290,7 +290,7 @@ def _predict_images(recognizer, images: list[Path], args: argparse.Namespace, ou
             faces = faces_of[path]
             if not faces:
                 _warn(f"{path}: no face found (try --detector none for already-cropped faces)")
-            records.append({"file": str(path), "faces": [face.to_dict() for face in faces]})
+            records.append(faces.to_record(str(path)))
             if out:
                 target, image_format = annotated_image_path(relative[path])
                 buffer = io.BytesIO()

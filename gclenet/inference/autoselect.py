@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from gclenet.inference.backends import (Candidate, Engine, OnnxRuntimeBackend, fp32_onnx_path_for,
+from gclenet.inference.backends import (CANDIDATES, Candidate, Engine, OnnxRuntimeBackend, fp32_onnx_path_for,
                                        int8_path_for, onnx_path_for)
 from gclenet.inference.cache import file_id
 from gclenet.inference.selfcheck import CheckResult, self_check
@@ -52,13 +52,12 @@ __all__ = ["CANDIDATES", "Selection", "AutoBackend", "allowed_candidates", "choo
 
 log = logging.getLogger(__name__)
 
-# In order of preference: the first is the reference; a later one must be faster by
-# ``margin`` to be chosen over an earlier one (fewer numerical surprises for no gain).
-CANDIDATES = ("torch-fp32", "onnx-fp32", "torch-bf16", "onnx-int8")
 ENV_BACKEND = "GCLENET_BACKEND"
 MEASURED_BATCHES = (1, 32)
 SMALL_BATCH = 5  # batches up to this many faces run on the batch-1 choice (nearer 1 than 32 on a log scale)
 TOLERANCE_POINTS = 0.5  # int8 may lose at most this many accuracy points where it was validated
+# CANDIDATES (backends.py) are in order of preference: a later one must be faster by
+# ``margin`` to be chosen over an earlier one (fewer numerical surprises for no gain).
 REFERENCE = CANDIDATES[0]
 REFERENCES = ("torch-fp32", "onnx-fp32")  # the fp32 engines, either of which the others are checked against
 # A measurement taken while the load average was above the number of CPUs is marked busy and

@@ -25,13 +25,16 @@ from gclenet.models.weights import WeightsInfo, read_weights_info, resolve_weigh
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["ClassifierEngine", "Engine", "Candidate", "TorchBackend", "OnnxRuntimeBackend", "create_backend", "BACKENDS",
+__all__ = ["ClassifierEngine", "Engine", "Candidate", "CANDIDATES", "TorchBackend", "OnnxRuntimeBackend", "create_backend", "BACKENDS",
            "PRECISIONS", "INT8_KEY",
            "onnx_path_for", "fp32_onnx_path_for", "int8_path_for", "ort_threads", "softmax"]
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
 INT8_KEY = "gclenet_int8"  # ONNX metadata entry of an int8 model: how it was made and validated
+# Every engine at every precision gclenet runs, in order of preference: the first is the
+# reference; ``backend="auto"`` (inference/autoselect.py) chooses among them.
+CANDIDATES = ("torch-fp32", "onnx-fp32", "torch-bf16", "onnx-int8")
 
 
 @runtime_checkable
@@ -72,9 +75,9 @@ class Candidate:
         Raises:
             ValueError: a name that is no engine and precision gclenet runs.
         """
+        if name not in CANDIDATES:
+            raise ValueError(f"{name!r} is no classifier engine; valid: {', '.join(CANDIDATES)}")
         engine, _, precision = name.partition("-")
-        if (engine, precision) not in {("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("onnx", "int8")}:
-            raise ValueError(f"{name!r} is no classifier engine; valid: torch-fp32, onnx-fp32, torch-bf16, onnx-int8")
         return cls(engine, precision)  # type: ignore[arg-type]
 
 

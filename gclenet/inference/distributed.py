@@ -82,9 +82,7 @@ class RecognizerWorker:
                 results += self.recognizer.predict_batch(chunk, errors="record")
             except Exception:  # noqa: BLE001 - one bad input must not sink its batch: find it, alone
                 results += [self._alone(file) for file in chunk]
-        return [{"file": file, "error": faces.error} if faces.error is not None
-                else {"file": file, "faces": [face.to_dict() for face in faces]}
-                for file, faces in zip(files, results)]
+        return [faces.to_record(file) for file, faces in zip(files, results)]
 
     def _alone(self, file: str):  # noqa: ANN202 - an ImageFaces
         from gclenet.inference.recognizer import ImageFaces

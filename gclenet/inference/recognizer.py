@@ -80,6 +80,12 @@ class ImageFaces(list):
 
     __hash__ = None  # type: ignore[assignment]  # a list: unhashable
 
+    def to_record(self, file: str) -> dict[str, Any]:
+        """The input's ``predict --json`` record: its faces, or the error that kept it from being read."""
+        if self.error is not None:
+            return {"file": file, "error": self.error}
+        return {"file": file, "faces": [face.to_dict() for face in self]}
+
     def __repr__(self) -> str:
         extra = f", error={self.error!r}" if self.error else ""
         return f"ImageFaces({list.__repr__(self)}, skipped_small={self.skipped_small}{extra})"

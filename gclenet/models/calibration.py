@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["adjust_probabilities", "fit_temperature", "expected_calibration_error", "reliability_bins",
-           "training_prior", "negative_log_likelihood"]
+           "training_prior", "sample_prior", "negative_log_likelihood"]
 
 _TINY = 1e-12  # probabilities of exactly 0 (an fp16 or int8 engine's underflow) stay finite in the log
 
@@ -112,6 +112,13 @@ def expected_calibration_error(probs: np.ndarray, labels: Sequence[int], bins: i
     total = len(labels)
     return float(sum(b["faces"] * abs(b["confidence"] - b["accuracy"]) for b in reliability_bins(probs, labels, bins))
                  / max(total, 1))
+
+
+def sample_prior(samples: Sequence[Any], num_classes: int) -> tuple[float, ...]:
+    """:func:`training_prior` of data set samples (``gclenet.data.Sample``: its vote
+    distribution ``target`` where the data set has one, else its ``label`` one-hot)."""
+    eye = np.eye(num_classes)
+    return training_prior([s.target if s.target else eye[s.label] for s in samples])
 
 
 def training_prior(targets: Sequence[Sequence[float]] | np.ndarray) -> tuple[float, ...]:

@@ -17,17 +17,11 @@ import numpy as np
 
 from gclenet.fileio import atomic_write_bytes
 from gclenet.models.calibration import (adjust_probabilities, expected_calibration_error, fit_temperature,
-                                           negative_log_likelihood, training_prior)
+                                           negative_log_likelihood, sample_prior)
 from gclenet.models.weights import WeightsInfo, read_weights_info, resolve_weights
 from gclenet.training.splits import evaluation_samples, evaluation_split, training_overlap, training_samples
 
 __all__ = ["calibrate_weights", "write_record"]
-
-
-def _prior(info: WeightsInfo, fallback: list[Any]) -> tuple[float, ...]:
-    """The training targets' class distribution (vote distributions where the data set has them)."""
-    samples = training_samples(info) or fallback
-    return training_prior([s.target or np.eye(len(info.classes))[s.label] for s in samples])
 
 
 def write_record(weights: str | Path, out: str | Path, info: WeightsInfo) -> Path:
@@ -72,7 +66,8 @@ def calibrate_weights(weights: str | Path, out: str | Path | None = None, *, dat
     probs, labels = probs.numpy().astype(np.float64), labels.numpy()
     temperature = fit_temperature(probs, labels)
     calibrated = adjust_probabilities(probs, temperature=temperature)
-    overlap = training_overlap(info, evaluation_samples(info, where))
+    samples = evaluation_samples(info, where)
+    overlap = training_overlap(info, samples)
     report = {
         "temperature": temperature, "fitted_on": where.describe(), "faces": int(len(labels)), "skipped": skipped,
         "overlap": overlap, "bins": bins,
@@ -81,7 +76,8 @@ def calibrate_weights(weights: str | Path, out: str | Path | None = None, *, dat
         "ece_after": expected_calibration_error(calibrated, labels, bins),
     }
     if out is not None:
-        prior = info.class_prior or _prior(info, evaluation_samples(info, where))
+        # The training targets' class distribution; the fit split's where the record names no training data.
+        prior = info.class_prior or sample_prior(training_samples(info) or samples, len(info.classes))
         fit = {k: report[k] for k in ("fitted_on", "faces", "ece_before", "ece_after")}
         write_record(weights, out, info.with_metadata(temperature=temperature, class_prior=prior, calibration=fit))
         report.update(out=str(out), class_prior=list(prior))

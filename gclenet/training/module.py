@@ -19,6 +19,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
 from gclenet.models import create_model
+from gclenet.models.calibration import sample_prior
 from gclenet.models.weights import load_init_weights
 from gclenet.training.config import TrainConfig
 
@@ -104,10 +105,7 @@ class FERClassifier(L.LightningModule):
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         train_set = getattr(datamodule, "train_set", None)
         if self.class_prior is None and train_set is not None and train_set.samples:
-            eye = torch.eye(len(self.classes))
-            targets = torch.stack([torch.tensor(s.target) if s.target else eye[s.label] for s in train_set.samples])
-            mean = targets.double().mean(dim=0)
-            self.class_prior = (mean / mean.sum()).float()
+            self.class_prior = torch.tensor(sample_prior(train_set.samples, len(self.classes)))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # The record says when these weights were trained (the day of the checkpoint), on what
@@ -115,7 +113,7 @@ class FERClassifier(L.LightningModule):
         record = {**checkpoint["hyper_parameters"]["weights_info"], "date": datetime.date.today().isoformat(),
                   "logit_adjustment": self.cfg.optim.logit_adjustment}
         if self.class_prior is not None:
-            record["class_prior"] = [round(float(v), 6) for v in self.class_prior]
+            record["class_prior"] = self.class_prior.tolist()
         checkpoint["hyper_parameters"] = {**checkpoint["hyper_parameters"], "weights_info": record}
 
     def forward(self, x: Tensor) -> Tensor:
