@@ -43,7 +43,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--table", type=int, choices=[5, 6, 7], required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--budget-epochs", type=int, help="epochs per run (default: the config's)")
-    p.add_argument("--out", help="where table<N>.md/.json go (default: beside the runs)")
+    p.add_argument("--out", help="where table<N>.md/.json/.png and the finished runs' results (runs/*.json, "
+                   "kept even when the run folders are gone) go (default: beside the runs)")
+    p.add_argument("--second-seed-within", type=float, metavar="POINTS",
+                   help="run only the first of --seeds for every variant, then a second seed for the full model "
+                   "and each variant within POINTS accuracy points of it")
+    p.add_argument("--second-seed", type=int, help="that second seed (default: one past the last of --seeds)")
     p.add_argument("overrides", nargs="*", help="config overrides, as for train")
     p.set_defaults(func=_cmd_ablate)
 
@@ -102,7 +107,8 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     from gclenet.training.config import load_config
 
     summary = run_ablation(load_config(args.config, args.overrides), args.table, seeds=args.seeds,
-                           budget_epochs=args.budget_epochs, out_dir=args.out)
+                           budget_epochs=args.budget_epochs, out_dir=args.out,
+                           second_seed_within=args.second_seed_within, second_seed=args.second_seed)
     print(ablation_markdown(summary))
     return 0
 

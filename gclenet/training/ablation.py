@@ -1,7 +1,8 @@
 """``gclenet ablate``: every variant of one of the paper's ablation tables, same config and seeds.
 
 Runs live under ``<output_dir>/<run_name>_ablation/<variant>_seed<k>/``; a finished run
-leaves ``result.json`` and is never re-run, an interrupted one is resumed, and runs are
+leaves ``result.json`` (and a copy under ``<out>/runs/``, which outlives the run folder) and is
+never re-run, an interrupted one is resumed, and runs are
 shared between tables (Table 5's ``gclenet`` is Table 6 (d) and Table 7 (a)) as long as
 the config is the same (checked by hash).
 """
@@ -61,63 +62,93 @@ def _paired(variant_run: dict[str, Any], full_run: dict[str, Any]) -> dict[str, 
             "p": mcnemar_exact(only_variant, only_full)}
 
 
-def _finished_run_hash(run_dir: Path, result: dict[str, Any]) -> str:
+def _finished_run_hash(run_dir: Path | None, result: dict[str, Any]) -> str:
     # Re-read the run's saved config with today's defaults: a setting added to gclenet after the
     # run (off by default) must not make a finished run look like another config.
-    saved = run_dir / "config.yaml"
-    if saved.is_file():
+    saved = run_dir / "config.yaml" if run_dir else None
+    if saved and saved.is_file():
         return _config_hash(config_from_dict(yaml.safe_load(saved.read_text())))
+    if "config" in result:  # a kept result: its run folder may be gone, its config travels with it
+        return _config_hash(config_from_dict(result["config"]))
     return result["config_hash"]
 
 
 def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_epochs: int | None = None,
-                 out_dir: str | Path | None = None) -> dict[str, Any]:
-    """Train and evaluate each (variant, seed) of ``table``; write ``table<N>.md`` and ``.json``."""
-    from gclenet.training.evaluate import classification_report, predict_checkpoint
-    from gclenet.training.train import train
+                 out_dir: str | Path | None = None, second_seed_within: float | None = None,
+                 second_seed: int | None = None) -> dict[str, Any]:
+    """Train and evaluate each (variant, seed) of ``table``; write ``table<N>.md`` and ``.json``.
 
+    Each finished run's result is also kept in ``<out>/runs/`` (small JSON): committed beside the
+    tables, it outlives the run folders (checkpoints) and is never trained again. With
+    ``second_seed_within`` (points), only ``seeds``' first seed is run for every variant, then
+    ``second_seed`` (default: one past the last seed) for the full model and for each variant
+    whose accuracy is within that many points of it: the pairs that need a second look.
+    """
     if table not in ABLATION_TABLES:
         raise ValueError(f"table must be one of {sorted(ABLATION_TABLES)}, got {table}")
     base = copy.deepcopy(config)
     if budget_epochs:
         base.trainer.max_epochs = budget_epochs
-    digest = _config_hash(base)
     root = Path(base.output_dir) / f"{base.run_name}_ablation"
-    runs: list[dict[str, Any]] = []
-    for variant in ABLATION_TABLES[table]:
-        for seed in seeds:
-            cfg = copy.deepcopy(base)
-            cfg.model.name, cfg.seed = variant, seed
-            cfg.output_dir, cfg.run_name = str(root), f"{variant}_seed{seed}"
-            result_file = cfg.run_dir / "result.json"
-            if result_file.is_file():
-                result = json.loads(result_file.read_text())
-                if _finished_run_hash(cfg.run_dir, result) != digest:
-                    raise ValueError(f"{cfg.run_dir} was trained with another config; pick another run_name")
-                runs.append(result)
-                continue
-            resume = (cfg.run_dir / "checkpoints" / "last.ckpt").is_file()
-            train(cfg, resume=resume)
-            # The weights after the whole budget, not the epoch that scored best on the split
-            # we report: picking on it would flatter every variant by its own noise.
-            final = cfg.run_dir / "checkpoints" / "last.ckpt"
-            probs, labels, classes, _ = predict_checkpoint(final, cfg.data.dataset, cfg.data.root,
-                                                           split=cfg.data.val_split, options=cfg.data.options,
-                                                           progress=False)
-            report = classification_report(probs, labels, classes)
-            correct = "".join("1" if ok else "0" for ok in (probs.argmax(1) == labels).tolist())
-            result = {"variant": variant, "seed": seed, "config_hash": digest, "checkpoint": str(final),
-                      "epochs": cfg.trainer.max_epochs, "accuracy": report["accuracy"],
-                      "mean_class_accuracy": report["mean_class_accuracy"], "macro_f1": report["macro_f1"],
-                      "correct": correct}  # per image, in split order: the paired test needs them
-            atomic_write_bytes(result_file, lambda f, r=result: f.write(json.dumps(r, indent=2).encode()))
-            runs.append(result)
-    summary = _summarise(runs, table, base)
     out = Path(out_dir) if out_dir else root
+    variants = ABLATION_TABLES[table]
+    first_seeds = seeds[:1] if second_seed_within is not None else seeds
+    runs = [_run_variant(base, variant, seed, root, out / "runs") for variant in variants for seed in first_seeds]
+    if second_seed_within is not None:
+        extra = second_seed if second_seed is not None else max(seeds) + 1
+        full_accuracy = next(r["accuracy"] for r in runs if r["variant"] == FULL_MODEL)
+        close = [r["variant"] for r in runs if r["variant"] != FULL_MODEL
+                 and abs(r["accuracy"] - full_accuracy) * 100 < second_seed_within]
+        if close and extra not in first_seeds:
+            runs += [_run_variant(base, variant, extra, root, out / "runs") for variant in [FULL_MODEL, *close]]
+    summary = _summarise(runs, table, base)
+    if second_seed_within is not None:
+        summary["second_seed_within_points"] = second_seed_within
     atomic_write_bytes(out / f"table{table}.json", lambda f: f.write(json.dumps(summary, indent=2).encode()))
     atomic_write_bytes(out / f"table{table}.md", lambda f: f.write(ablation_markdown(summary).encode()))
     plot_ablation(summary, out / f"table{table}.png")
     return summary
+
+
+def _run_variant(base: TrainConfig, variant: str, seed: int, root: Path, kept: Path) -> dict[str, Any]:
+    """One (variant, seed): its result if it finished (here or in ``kept``), else trained (or
+    resumed) and evaluated. A result is reused only for the same config (by hash)."""
+    from gclenet.training.evaluate import classification_report, predict_checkpoint
+    from gclenet.training.plots import summarize_run
+    from gclenet.training.train import train
+
+    digest = _config_hash(base)
+    cfg = copy.deepcopy(base)
+    cfg.model.name, cfg.seed = variant, seed
+    cfg.output_dir, cfg.run_name = str(root), f"{variant}_seed{seed}"
+    result_file, kept_file = cfg.run_dir / "result.json", kept / f"{cfg.run_name}.json"
+    for found in (result_file, kept_file):
+        if found.is_file():
+            result = json.loads(found.read_text())
+            if _finished_run_hash(cfg.run_dir if found == result_file else None, result) != digest:
+                raise ValueError(f"{found} was trained with another config; pick another run_name or --out")
+            if not kept_file.is_file():
+                atomic_write_bytes(kept_file, lambda f, r=result: f.write(json.dumps(r, indent=2).encode()))
+            return result
+    resume = (cfg.run_dir / "checkpoints" / "last.ckpt").is_file()
+    train(cfg, resume=resume)
+    # The weights after the whole budget, not the epoch that scored best on the split
+    # we report: picking on it would flatter every variant by its own noise.
+    final = cfg.run_dir / "checkpoints" / "last.ckpt"
+    probs, labels, classes, _ = predict_checkpoint(final, cfg.data.dataset, cfg.data.root,
+                                                   split=cfg.data.val_split, options=cfg.data.options,
+                                                   progress=False)
+    report = classification_report(probs, labels, classes)
+    correct = "".join("1" if ok else "0" for ok in (probs.argmax(1) == labels).tolist())
+    speed = summarize_run(cfg.run_dir / "logs" / "metrics.csv")["median_train_images_per_s"]
+    result = {"variant": variant, "seed": seed, "config_hash": digest, "checkpoint": str(final),
+              "epochs": cfg.trainer.max_epochs, "accuracy": report["accuracy"],
+              "mean_class_accuracy": report["mean_class_accuracy"], "macro_f1": report["macro_f1"],
+              "train_images_per_s": speed, "config": cfg.to_dict(),
+              "correct": correct}  # per image, in split order: the paired test needs them
+    for path in (result_file, kept_file):
+        atomic_write_bytes(path, lambda f, r=result: f.write(json.dumps(r, indent=2).encode()))
+    return result
 
 
 def _summarise(runs: list[dict[str, Any]], table: int, config: TrainConfig) -> dict[str, Any]:
@@ -129,6 +160,8 @@ def _summarise(runs: list[dict[str, Any]], table: int, config: TrainConfig) -> d
         row: dict[str, Any] = {"variant": variant, "seeds": [r["seed"] for r in mine],
                                "params": cost.params, "params_deploy": cost.params_deploy,
                                "macs_deploy": cost.macs_deploy}
+        speeds = [r["train_images_per_s"] for r in mine if r.get("train_images_per_s")]
+        row["train_images_per_s"] = statistics.median(speeds) if speeds else None
         for key in ("accuracy", "mean_class_accuracy", "macro_f1"):
             values = [r[key] for r in mine]
             row[key] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -149,18 +182,29 @@ def ablation_markdown(summary: dict[str, Any]) -> str:
              f"{summary['dataset']}, final weights after {summary['epochs']} epochs evaluated on "
              f"`{summary['val_split']}`, {summary['input_size']}x{summary['input_size']} input; "
              f"mean +- std over seeds; McNemar p: exact, against `{FULL_MODEL}` of the same seed on the same "
-             "images (only this variant right / only the full model right).", "",
+             "images (only this variant right / only the full model right)." + _seed_rule(summary), "",
              "| variant | accuracy | mean class acc. | macro F1 | seeds | McNemar p vs full (per seed) "
-             "| params (deploy) | MACs (deploy) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| params (deploy) | MACs (deploy) | training images/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in summary["rows"]:
         cells = [f"{row[k]['mean']:.2%} +- {row[k]['std']:.2%}" for k in ("accuracy", "mean_class_accuracy", "macro_f1")]
         pairs = row.get("mcnemar_vs_full")
         paired = ("; ".join(f"seed {p['seed']}: {p['p']:.3g} ({p['only_variant']}/{p['only_full']})" for p in pairs)
                   if pairs else "(the full model)" if row["variant"] == FULL_MODEL else "-")
         lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {len(row['seeds'])} | {paired} | "
-                     f"{row['params_deploy'] / 1e6:.3f} M | {row['macs_deploy'] / 1e6:.0f} M |")
+                     f"{row['params_deploy'] / 1e6:.3f} M | {row['macs_deploy'] / 1e6:.0f} M | "
+                     f"{_speed(row.get('train_images_per_s'))} |")
     return "\n".join(lines) + "\n"
+
+
+def _seed_rule(summary: dict[str, Any]) -> str:
+    within = summary.get("second_seed_within_points")
+    return (f" One seed per variant; a second for the full model and for each variant within {within:g} "
+            f"point{'' if within == 1 else 's'} of it." if within is not None else "")
+
+
+def _speed(images_per_s: float | None) -> str:
+    return f"{images_per_s:.0f}" if images_per_s else "-"
 
 
 METRIC_LABELS = {"accuracy": "accuracy", "mean_class_accuracy": "mean class accuracy", "macro_f1": "macro F1"}

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 
@@ -40,6 +41,15 @@ def test_ablate_table5_end_to_end_and_resumable(tmp_path, capsys):
     assert (root / "table5.md").read_text().startswith("### Table 5")
     assert (root / "table5.png").read_bytes()[:4] == b"\x89PNG"
     assert all(json.loads(p.read_text())["checkpoint"].endswith("last.ckpt") for p in results)  # no pick on val
+    assert all(json.loads(p.read_text())["train_images_per_s"] > 0 for p in results)
+    # The kept results outlive the run folders (a lost runs folder): nothing is trained again.
+    kept = sorted((root / "runs").glob("*.json"))
+    assert [p.stem for p in kept] == sorted(f"{v}_seed0" for v in ("resnet34", "gclenet_lfa", "gclenet_mgc", "gclenet"))
+    for result in results:
+        shutil.rmtree(result.parent)
+    assert main(args) == 0
+    assert not any(root.glob("*/result.json")) and not (root / "gclenet_seed0").exists()
+    assert "training images/s" in (root / "table5.md").read_text()
 
 
 @pytest.mark.slow
@@ -95,3 +105,27 @@ def test_variants_are_paired_with_the_full_model_of_their_seed():
     text = ablation_markdown({"title": "T", "dataset": "ferplus", "epochs": 4, "val_split": "val", "input_size": 48,
                               "rows": rows})
     assert f"seed 1: {pair['p']:.3g} (2/1)" in text and "(the full model)" in text
+
+
+def test_a_second_seed_runs_only_where_a_variant_is_close_to_the_full_model(monkeypatch, tmp_path):
+    from gclenet.training import ablation
+    from gclenet.training.config import TrainConfig
+
+    accuracy = {"resnet34": 0.700, "gclenet_lfa": 0.745, "gclenet_mgc": 0.758, "gclenet": 0.750}
+    trained = []
+
+    def fake_run(base, variant, seed, root, kept):
+        trained.append((variant, seed))
+        return {"variant": variant, "seed": seed, "accuracy": accuracy[variant] + seed / 1000,
+                "mean_class_accuracy": 0.5, "macro_f1": 0.5, "correct": "", "train_images_per_s": 100.0}
+
+    monkeypatch.setattr(ablation, "_run_variant", fake_run)
+    monkeypatch.setattr(ablation, "plot_ablation", lambda summary, path: path)
+    config = TrainConfig()
+    config.output_dir = str(tmp_path)
+    summary = ablation.run_ablation(config, 5, seeds=[3], second_seed_within=1.0, out_dir=tmp_path)
+    # resnet34 is 5 points off (one seed is enough); the others are within 1 point: a second seed
+    assert trained == [("resnet34", 3), ("gclenet_lfa", 3), ("gclenet_mgc", 3), ("gclenet", 3),
+                       ("gclenet", 4), ("gclenet_lfa", 4), ("gclenet_mgc", 4)]
+    assert {row["variant"]: row["seeds"] for row in summary["rows"]}["resnet34"] == [3]
+    assert "within 1 point of it" in (tmp_path / "table5.md").read_text()
