@@ -49,6 +49,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="run only the first of --seeds for every variant, then a second seed for the full model "
                    "and each variant within POINTS accuracy points of it")
     p.add_argument("--second-seed", type=int, help="that second seed (default: one past the last of --seeds)")
+    p.add_argument("--variants", nargs="+", metavar="NAME", help="only these variants of the table (e.g. a pilot "
+                   "of the full model, gclenet, to fix the budget before the others run)")
     p.add_argument("overrides", nargs="*", help="config overrides, as for train")
     p.set_defaults(func=_cmd_ablate)
 
@@ -108,7 +110,7 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
 
     summary = run_ablation(load_config(args.config, args.overrides), args.table, seeds=args.seeds,
                            budget_epochs=args.budget_epochs, out_dir=args.out,
-                           second_seed_within=args.second_seed_within, second_seed=args.second_seed)
+                           second_seed_within=args.second_seed_within, second_seed=args.second_seed, only=args.variants)
     print(ablation_markdown(summary))
     return 0
 

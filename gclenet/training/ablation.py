@@ -75,7 +75,7 @@ def _finished_run_hash(run_dir: Path | None, result: dict[str, Any]) -> str:
 
 def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_epochs: int | None = None,
                  out_dir: str | Path | None = None, second_seed_within: float | None = None,
-                 second_seed: int | None = None) -> dict[str, Any]:
+                 second_seed: int | None = None, only: list[str] | None = None) -> dict[str, Any]:
     """Train and evaluate each (variant, seed) of ``table``; write ``table<N>.md`` and ``.json``.
 
     Each finished run's result is also kept in ``<out>/runs/`` (small JSON): committed beside the
@@ -83,6 +83,7 @@ def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_ep
     ``second_seed_within`` (points), only ``seeds``' first seed is run for every variant, then
     ``second_seed`` (default: one past the last seed) for the full model and for each variant
     whose accuracy is within that many points of it: the pairs that need a second look.
+    ``only`` restricts the table to some variants (a pilot of the full model, one at a time).
     """
     if table not in ABLATION_TABLES:
         raise ValueError(f"table must be one of {sorted(ABLATION_TABLES)}, got {table}")
@@ -91,15 +92,22 @@ def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_ep
         base.trainer.max_epochs = budget_epochs
     root = Path(base.output_dir) / f"{base.run_name}_ablation"
     out = Path(out_dir) if out_dir else root
-    variants = ABLATION_TABLES[table]
+    variants = list(ABLATION_TABLES[table])
+    if only:
+        unknown = sorted(set(only) - set(variants))
+        if unknown:
+            raise ValueError(f"not in Table {table}: {', '.join(unknown)}; its variants: {', '.join(variants)}")
+        variants = [v for v in variants if v in only]
+    # The full model first: it is every variant's reference (and a budget's pilot).
+    variants.sort(key=lambda v: v != FULL_MODEL)
     first_seeds = seeds[:1] if second_seed_within is not None else seeds
     runs = [_run_variant(base, variant, seed, root, out / "runs") for variant in variants for seed in first_seeds]
     if second_seed_within is not None:
         extra = second_seed if second_seed is not None else max(seeds) + 1
-        full_accuracy = next(r["accuracy"] for r in runs if r["variant"] == FULL_MODEL)
+        full_accuracy = next((r["accuracy"] for r in runs if r["variant"] == FULL_MODEL), None)
         close = [r["variant"] for r in runs if r["variant"] != FULL_MODEL
-                 and abs(r["accuracy"] - full_accuracy) * 100 < second_seed_within]
-        if close and extra not in first_seeds:
+                 and full_accuracy is not None and abs(r["accuracy"] - full_accuracy) * 100 < second_seed_within]
+        if close and full_accuracy is not None and extra not in first_seeds:
             runs += [_run_variant(base, variant, extra, root, out / "runs") for variant in [FULL_MODEL, *close]]
     summary = _summarise(runs, table, base)
     if second_seed_within is not None:
@@ -155,6 +163,8 @@ def _summarise(runs: list[dict[str, Any]], table: int, config: TrainConfig) -> d
     rows = []
     for variant in ABLATION_TABLES[table]:
         mine = [r for r in runs if r["variant"] == variant]
+        if not mine:  # left out with ``only``
+            continue
         cost = measure_complexity(variant, input_size=config.data.input_size,
                                   num_classes=len(config.data.classes or []) or 7)
         row: dict[str, Any] = {"variant": variant, "seeds": [r["seed"] for r in mine],

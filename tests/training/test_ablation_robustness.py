@@ -125,7 +125,12 @@ def test_a_second_seed_runs_only_where_a_variant_is_close_to_the_full_model(monk
     config.output_dir = str(tmp_path)
     summary = ablation.run_ablation(config, 5, seeds=[3], second_seed_within=1.0, out_dir=tmp_path)
     # resnet34 is 5 points off (one seed is enough); the others are within 1 point: a second seed
-    assert trained == [("resnet34", 3), ("gclenet_lfa", 3), ("gclenet_mgc", 3), ("gclenet", 3),
-                       ("gclenet", 4), ("gclenet_lfa", 4), ("gclenet_mgc", 4)]
+    assert trained == [("gclenet", 3), ("resnet34", 3), ("gclenet_lfa", 3), ("gclenet_mgc", 3),
+                       ("gclenet", 4), ("gclenet_lfa", 4), ("gclenet_mgc", 4)]  # the reference first
     assert {row["variant"]: row["seeds"] for row in summary["rows"]}["resnet34"] == [3]
     assert "within 1 point of it" in (tmp_path / "table5.md").read_text()
+    trained.clear()  # a pilot: the full model alone
+    summary = ablation.run_ablation(config, 5, seeds=[3], only=["gclenet"], out_dir=tmp_path)
+    assert trained == [("gclenet", 3)] and [row["variant"] for row in summary["rows"]] == ["gclenet"]
+    with pytest.raises(ValueError, match="not in Table 5: gclenet_ms"):
+        ablation.run_ablation(config, 5, seeds=[3], only=["gclenet_ms"], out_dir=tmp_path)
