@@ -74,3 +74,16 @@ def test_calibrate_refuses_to_write_a_checkpoint(tmp_path):
     ckpt = tmp_path / "last.ckpt"
     ckpt.write_bytes(b"")
     assert main(["calibrate", "--weights", str(ckpt), "--out", str(tmp_path / "x.safetensors")]) == 2
+
+
+def test_calibrate_fits_on_the_held_out_part_even_where_the_run_names_another_split(random_weights, tmp_path, capsys):
+    """A run that held out part of its training split fits its temperature there by default,
+    although its record also names a validation split (here one the data set does not have)."""
+    root = class_folders(tmp_path / "data" / "train", {name: 10 for name in BASIC_CLASSES[:3]}, mode="RGB").parent
+    info = read_weights_info(random_weights).with_metadata(data={
+        "dataset": "folder", "root": str(root), "train_split": "train", "val_split": "test",
+        "holdout_fraction": 0.2, "seed": 42})
+    weights = write_record(random_weights, tmp_path / "held.safetensors", info)
+    assert main(["calibrate", "--weights", str(weights), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["faces"] == 6 and "held" in report["fitted_on"]  # 20 % of the 30 training faces
