@@ -85,8 +85,26 @@ def test_the_default_weights_are_ferplus_with_their_record():
     except FileNotFoundError:
         pytest.skip("no shipped weights in this checkout")
     assert DEFAULT_WEIGHTS == "ferplus" and info.num_classes == 8 and info.classes[-1] == "contempt"
-    assert info.label_mode == "crossentropy" and "FER+ Training" in info.data
+    assert info.label_mode == "crossentropy" and "FER+ Training" in info.extra["training_data"]
     assert info.input_size == 48 and info.grayscale
+    # The run's data record travels whole, so `calibrate` and `evaluate` find the part it held out.
+    assert info.data["dataset"] == "ferplus" and info.data["holdout_fraction"] == 0.05
+    assert 0.5 < info.temperature < 1.5 and info.extra["calibration"]["fitted_on"].endswith("held out)")
+
+
+def test_the_shipped_int8_model_has_7_bit_weights_and_its_validation():
+    """7-bit weights: exact on every x86 kernel (an 8-bit file saturates on CPUs without VNNI)."""
+    import json
+
+    onnx = pytest.importorskip("onnx")
+    from gclenet.models.weights import shipped_weights_path
+
+    path = shipped_weights_path("ferplus").with_suffix(".int8.onnx")
+    if not path.is_file():
+        pytest.skip("no shipped int8 model in this checkout")
+    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    made = json.loads(props["gclenet_int8"])
+    assert made["reduce_range"] is True and made["validation"]["accuracy_drop_points"] <= 0.5
 
 
 def test_the_record_carries_what_new_weights_add_and_round_trips():
