@@ -64,8 +64,8 @@ class BatchAugment(torch.nn.Module):
     ``aspect`` stretch and ``perspective`` turn) resampled bilinearly with reflected borders,
     brightness and contrast jitter, then normalisation and random erasing (to 0, the mean), as
     torchvision's transforms with the same settings do it one image at a time; where on, a JPEG
-    round trip first, blur and gamma after the resampling, noise after the colour jitter. Draws come from torch's global generator, which the training
-    sampler reseeds every epoch.
+    round trip first, blur and gamma after the resampling, noise after the colour jitter. Draws
+    come from torch's global generator, which the training sampler reseeds every epoch.
     """
 
     def __init__(self, augment: AugmentConfig | None = None, *, mean: Sequence[float], std: Sequence[float]) -> None:
@@ -101,7 +101,7 @@ class BatchAugment(torch.nn.Module):
         projective term when ``perspective`` is on (a face seen a little from the side or below)."""
         if not self.cfg.perspective:
             return F.affine_grid(theta, shape, align_corners=False)
-        n, _, height, width = shape
+        n = shape[0]
         base = F.affine_grid(torch.eye(2, 3, device=theta.device).expand(n, 2, 3), shape, align_corners=False)
         tilt = self._uniform(2 * n, -self.cfg.perspective, self.cfg.perspective, theta.device).view(n, 1, 1, 2)
         # Output point p maps to theta @ (p / (1 + tilt . p)): straight lines stay straight, and the

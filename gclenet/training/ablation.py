@@ -102,12 +102,12 @@ def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_ep
     variants.sort(key=lambda v: v != FULL_MODEL)
     first_seeds = seeds[:1] if second_seed_within is not None else seeds
     runs = [_run_variant(base, variant, seed, root, out / "runs") for variant in variants for seed in first_seeds]
-    if second_seed_within is not None:
+    full = next((r for r in runs if r["variant"] == FULL_MODEL), None)
+    if second_seed_within is not None and full is not None:
         extra = second_seed if second_seed is not None else max(seeds) + 1
-        full_accuracy = next((r["accuracy"] for r in runs if r["variant"] == FULL_MODEL), None)
         close = [r["variant"] for r in runs if r["variant"] != FULL_MODEL
-                 and full_accuracy is not None and abs(r["accuracy"] - full_accuracy) * 100 < second_seed_within]
-        if close and full_accuracy is not None and extra not in first_seeds:
+                 and abs(r["accuracy"] - full["accuracy"]) * 100 < second_seed_within]
+        if close and extra not in first_seeds:
             runs += [_run_variant(base, variant, extra, root, out / "runs") for variant in [FULL_MODEL, *close]]
     summary = _summarise(runs, table, base)
     if second_seed_within is not None:

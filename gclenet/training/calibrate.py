@@ -19,7 +19,8 @@ from gclenet.fileio import atomic_write_bytes
 from gclenet.models.calibration import (adjust_probabilities, expected_calibration_error, fit_temperature,
                                            negative_log_likelihood, sample_prior)
 from gclenet.models.weights import WeightsInfo, read_weights_info, resolve_weights
-from gclenet.training.splits import HELD_OUT, evaluation_samples, evaluation_split, training_overlap, training_samples
+from gclenet.training.splits import (HELD_OUT, evaluation_samples, evaluation_split, recorded_holdout, training_overlap,
+                                    training_samples)
 
 __all__ = ["calibrate_weights", "write_record"]
 
@@ -59,8 +60,7 @@ def calibrate_weights(weights: str | Path, out: str | Path | None = None, *, dat
         raise ValueError(f"{weights}: calibrate writes exported weights; export it first: "
                          f"gclenet export --weights {weights} --format safetensors --out W.safetensors")
     info = read_weights_info(weights)
-    if split is None and (dataset is None or dataset == (info.data or {}).get("dataset")) \
-            and (info.data or {}).get("holdout_fraction"):
+    if split is None and recorded_holdout(info, dataset):
         # The part the run held out, even where the run also names a split of its own for
         # ``evaluate`` to score: the temperature is fitted on faces it will not be scored on.
         split = HELD_OUT

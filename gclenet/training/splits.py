@@ -28,8 +28,8 @@ from gclenet.models import WeightsInfo
 from gclenet.training.config import TrainConfig, config_from_dict
 from gclenet.training.datamodule import select_samples
 
-__all__ = ["EvaluationSplit", "HELD_OUT", "evaluation_split", "evaluation_samples", "training_samples",
-           "training_overlap", "check_overlap"]
+__all__ = ["EvaluationSplit", "HELD_OUT", "evaluation_split", "recorded_holdout", "evaluation_samples",
+           "training_samples", "training_overlap", "check_overlap"]
 
 HELD_OUT = "held-out"  # the split name of the part of the training split a run held out to validate on
 
@@ -57,6 +57,14 @@ def _trained_config(info: WeightsInfo) -> TrainConfig | None:
     return config_from_dict({"data": data} if seed is None else {"data": data, "seed": seed})
 
 
+def recorded_holdout(info: WeightsInfo, dataset: str | None = None) -> float:
+    """The fraction of its training split the run behind ``info`` held out (0 where it held none
+    out, where the record names no training data, or where ``dataset`` is another data set)."""
+    trained = _trained_config(info)
+    same = trained is not None and dataset in (None, trained.data.dataset)
+    return trained.data.holdout_fraction if same else 0.0
+
+
 def evaluation_split(info: WeightsInfo, dataset: str | None = None, root: str | Path | None = None,
                      split: str | None = None, options: dict[str, Any] | None = None) -> EvaluationSplit:
     """What to evaluate on: what is given, the rest as the weights were trained (for the data
@@ -81,7 +89,7 @@ def evaluation_split(info: WeightsInfo, dataset: str | None = None, root: str | 
     if root is None:
         raise ValueError(f"pass --root: where {dataset} is (these weights were trained on another data set)")
     recorded = trained.data.reader_options(train=False) if same else {}
-    held_out = trained.data.holdout_fraction if same else 0.0
+    held_out = recorded_holdout(info, dataset)
     if split == HELD_OUT and not held_out:
         raise ValueError(f"--split {HELD_OUT}: these weights held out no images of {dataset} "
                          "(they were validated on a split of their own)")

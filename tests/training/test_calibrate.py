@@ -87,3 +87,13 @@ def test_calibrate_fits_on_the_held_out_part_even_where_the_run_names_another_sp
     assert main(["calibrate", "--weights", str(weights), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["faces"] == 6 and "held" in report["fitted_on"]  # 20 % of the 30 training faces
+
+
+def test_calibrate_of_weights_whose_record_describes_their_data_in_words(random_weights, tmp_path, capsys):
+    """Older records (the shipped `fer2013` weights') give their training data as text: nothing is
+    held out then, and the split defaults as for evaluate."""
+    root = class_folders(tmp_path / "data" / "test", {name: 2 for name in BASIC_CLASSES[:3]}, mode="RGB").parent
+    info = read_weights_info(random_weights).with_metadata(data="FER2013 Training (28,709 images)")
+    weights = write_record(random_weights, tmp_path / "worded.safetensors", info)
+    assert main(["calibrate", "--weights", str(weights), "--dataset", "folder", "--root", str(root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["faces"] == 6
