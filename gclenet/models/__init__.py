@@ -21,6 +21,7 @@ __all__ = [
     "SHIPPED_WEIGHTS",
     "WeightsInfo",
     "create_model",
+    "get_model_builder",
     "is_reparameterized",
     "list_models",
     "load",
@@ -32,7 +33,8 @@ __all__ = [
 _TORCH_FREE = {"EvalTransform": "_presets", "IMAGENET_MEAN": "_presets", "IMAGENET_STD": "_presets",
                "SHIPPED_WEIGHTS": "weights", "WeightsInfo": "weights", "read_weights_info": "weights"}
 _WITH_TORCH = {"ABLATION_TABLES": "gclenet", "GCLENet": "gclenet", "GCLENetConfig": "gclenet",
-               "create_model": "gclenet", "list_models": "_registry", "load": "weights",
+               "create_model": "gclenet", "list_models": "_registry",
+               "get_model_builder": "_registry", "load": "weights",
                "is_reparameterized": "_reparam", "reparameterize_model": "_reparam"}
 
 

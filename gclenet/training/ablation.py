@@ -193,18 +193,26 @@ def ablation_markdown(summary: dict[str, Any]) -> str:
              f"`{summary['val_split']}`, {summary['input_size']}x{summary['input_size']} input; "
              f"mean +- std over seeds; McNemar p: exact, against `{FULL_MODEL}` of the same seed on the same "
              "images (only this variant right / only the full model right)." + _seed_rule(summary), "",
-             "| variant | accuracy | mean class acc. | macro F1 | seeds | McNemar p vs full (per seed) "
+             "| variant | what it is | accuracy | mean class acc. | macro F1 | seeds | McNemar p vs full (per seed) "
              "| params (deploy) | MACs (deploy) | training images/s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in summary["rows"]:
         cells = [f"{row[k]['mean']:.2%} +- {row[k]['std']:.2%}" for k in ("accuracy", "mean_class_accuracy", "macro_f1")]
         pairs = row.get("mcnemar_vs_full")
         paired = ("; ".join(f"seed {p['seed']}: {p['p']:.3g} ({p['only_variant']}/{p['only_full']})" for p in pairs)
                   if pairs else "(the full model)" if row["variant"] == FULL_MODEL else "-")
-        lines.append(f"| {row['variant']} | " + " | ".join(cells) + f" | {len(row['seeds'])} | {paired} | "
+        lines.append(f"| {row['variant']} | {variant_description(row['variant'])} | " + " | ".join(cells) + f" | {len(row['seeds'])} | {paired} | "
                      f"{row['params_deploy'] / 1e6:.3f} M | {row['macs_deploy'] / 1e6:.0f} M | "
                      f"{_speed(row.get('train_images_per_s'))} |")
     return "\n".join(lines) + "\n"
+
+
+def variant_description(variant: str) -> str:
+    """The first line of the variant's builder docstring (which row of the paper it is)."""
+    from gclenet.models import get_model_builder
+
+    doc = get_model_builder(variant).__doc__ or ""
+    return doc.strip().splitlines()[0].rstrip(".") if doc.strip() else ""
 
 
 def _seed_rule(summary: dict[str, Any]) -> str:

@@ -105,6 +105,7 @@ def test_variants_are_paired_with_the_full_model_of_their_seed():
     text = ablation_markdown({"title": "T", "dataset": "ferplus", "epochs": 4, "val_split": "val", "input_size": 48,
                               "rows": rows})
     assert f"seed 1: {pair['p']:.3g} (2/1)" in text and "(the full model)" in text
+    assert "| resnet34 | Plain ResNet-34 (the baseline): X = F |" in text  # the paper's row, from its builder
 
 
 def test_a_second_seed_runs_only_where_a_variant_is_close_to_the_full_model(monkeypatch, tmp_path):
