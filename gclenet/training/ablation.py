@@ -121,6 +121,7 @@ def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_ep
 def _run_variant(base: TrainConfig, variant: str, seed: int, root: Path, kept: Path) -> dict[str, Any]:
     """One (variant, seed): its result if it finished (here or in ``kept``), else trained (or
     resumed) and evaluated. A result is reused only for the same config (by hash)."""
+    from gclenet.hardware import describe_cpu
     from gclenet.training.evaluate import classification_report, predict_checkpoint
     from gclenet.training.plots import summarize_run
     from gclenet.training.train import train
@@ -152,7 +153,7 @@ def _run_variant(base: TrainConfig, variant: str, seed: int, root: Path, kept: P
     result = {"variant": variant, "seed": seed, "config_hash": digest, "checkpoint": str(final),
               "epochs": cfg.trainer.max_epochs, "accuracy": report["accuracy"],
               "mean_class_accuracy": report["mean_class_accuracy"], "macro_f1": report["macro_f1"],
-              "train_images_per_s": speed, "config": cfg.to_dict(),
+              "train_images_per_s": speed, "machine": describe_cpu(), "config": cfg.to_dict(),
               "correct": correct}  # per image, in split order: the paired test needs them
     for path in (result_file, kept_file):
         atomic_write_bytes(path, lambda f, r=result: f.write(json.dumps(r, indent=2).encode()))
@@ -172,6 +173,7 @@ def _summarise(runs: list[dict[str, Any]], table: int, config: TrainConfig) -> d
                                "macs_deploy": cost.macs_deploy}
         speeds = [r["train_images_per_s"] for r in mine if r.get("train_images_per_s")]
         row["train_images_per_s"] = statistics.median(speeds) if speeds else None
+        row["machines"] = sorted({r.get("machine") or "not recorded" for r in mine})
         for key in ("accuracy", "mean_class_accuracy", "macro_f1"):
             values = [r[key] for r in mine]
             row[key] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -204,7 +206,20 @@ def ablation_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {row['variant']} | {variant_description(row['variant'])} | " + " | ".join(cells) + f" | {len(row['seeds'])} | {paired} | "
                      f"{row['params_deploy'] / 1e6:.3f} M | {row['macs_deploy'] / 1e6:.0f} M | "
                      f"{_speed(row.get('train_images_per_s'))} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + _machines_note(summary["rows"])
+
+
+def _machines_note(rows: list[dict[str, Any]]) -> str:
+    """Which CPU trained which variant: images/s compare only within one machine."""
+    by_machine: dict[str, list[str]] = {}
+    for row in rows:
+        for machine in row.get("machines", []):
+            by_machine.setdefault(machine, []).append(row["variant"])
+    if not by_machine:
+        return ""
+    parts = [f"{', '.join(variants)} on {machine}" for machine, variants in by_machine.items()]
+    return ("\nTrained " + "; ".join(parts) + "."
+            + (" Training images/s compare only between runs of one machine.\n" if len(by_machine) > 1 else "\n"))
 
 
 def variant_description(variant: str) -> str:

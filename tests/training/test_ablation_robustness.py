@@ -4,6 +4,7 @@ import shutil
 import pytest
 
 from gclenet.cli.main import main
+from gclenet.hardware import describe_cpu
 from tests.training.test_train_cli import make_run
 
 
@@ -42,6 +43,7 @@ def test_ablate_table5_end_to_end_and_resumable(tmp_path, capsys):
     assert (root / "table5.png").read_bytes()[:4] == b"\x89PNG"
     assert all(json.loads(p.read_text())["checkpoint"].endswith("last.ckpt") for p in results)  # no pick on val
     assert all(json.loads(p.read_text())["train_images_per_s"] > 0 for p in results)
+    assert all(json.loads(p.read_text())["machine"] == describe_cpu() for p in results)  # which CPU trained it
     # The kept results outlive the run folders (a lost runs folder): nothing is trained again.
     kept = sorted((root / "runs").glob("*.json"))
     assert [p.stem for p in kept] == sorted(f"{v}_seed0" for v in ("resnet34", "gclenet_lfa", "gclenet_mgc", "gclenet"))
@@ -101,11 +103,17 @@ def test_variants_are_paired_with_the_full_model_of_their_seed():
     metrics = {k: {"mean": 0.7, "std": 0.01, "runs": [0.7]} for k in ("accuracy", "mean_class_accuracy", "macro_f1")}
     rows = [{"variant": "resnet34", "seeds": [1], "params_deploy": 2e7, "macs_deploy": 6e8, **metrics,
              "mcnemar_vs_full": [pair]},
-            {"variant": "gclenet", "seeds": [1], "params_deploy": 2e7, "macs_deploy": 6e8, **metrics}]
+            {"variant": "gclenet", "seeds": [1], "params_deploy": 2e7, "macs_deploy": 6e8, **metrics,
+             "machines": ["CPU B"]}]
     text = ablation_markdown({"title": "T", "dataset": "ferplus", "epochs": 4, "val_split": "val", "input_size": 48,
                               "rows": rows})
     assert f"seed 1: {pair['p']:.3g} (2/1)" in text and "(the full model)" in text
     assert "| resnet34 | Plain ResNet-34 (the baseline): X = F |" in text  # the paper's row, from its builder
+    assert "Trained gclenet on CPU B." in text
+    rows[0]["machines"] = ["CPU A"]
+    text = ablation_markdown({"title": "T", "dataset": "ferplus", "epochs": 4, "val_split": "val", "input_size": 48,
+                              "rows": rows})
+    assert "resnet34 on CPU A; gclenet on CPU B. Training images/s compare only" in text
 
 
 def test_a_second_seed_runs_only_where_a_variant_is_close_to_the_full_model(monkeypatch, tmp_path):
