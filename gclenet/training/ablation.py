@@ -199,7 +199,7 @@ def ablation_markdown(summary: dict[str, Any]) -> str:
              "| params (deploy) | MACs (deploy) | training images/s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for row in summary["rows"]:
-        cells = [f"{row[k]['mean']:.2%} +- {row[k]['std']:.2%}" for k in ("accuracy", "mean_class_accuracy", "macro_f1")]
+        cells = [_mean_std(row[k]) for k in ("accuracy", "mean_class_accuracy", "macro_f1")]
         pairs = row.get("mcnemar_vs_full")
         paired = ("; ".join(f"seed {p['seed']}: {p['p']:.3g} ({p['only_variant']}/{p['only_full']})" for p in pairs)
                   if pairs else "(the full model)" if row["variant"] == FULL_MODEL else "-")
@@ -220,6 +220,13 @@ def _machines_note(rows: list[dict[str, Any]]) -> str:
     parts = [f"{', '.join(variants)} on {machine}" for machine, variants in by_machine.items()]
     return ("\nTrained " + "; ".join(parts) + "."
             + (" Training images/s compare only between runs of one machine.\n" if len(by_machine) > 1 else "\n"))
+
+
+def _mean_std(metric: dict[str, Any]) -> str:
+    """The seed mean, +- the standard deviation and each seed's value where there is more than one."""
+    if len(metric["runs"]) < 2:
+        return f"{metric['mean']:.2%}"
+    return f"{metric['mean']:.2%} +- {metric['std']:.2%} (" + ", ".join(f"{v:.2%}" for v in metric["runs"]) + ")"
 
 
 def variant_description(variant: str) -> str:

@@ -114,6 +114,11 @@ def test_variants_are_paired_with_the_full_model_of_their_seed():
     text = ablation_markdown({"title": "T", "dataset": "ferplus", "epochs": 4, "val_split": "val", "input_size": 48,
                               "rows": rows})
     assert "resnet34 on CPU A; gclenet on CPU B. Training images/s compare only" in text
+    assert "| 70.00% |" in text and "+- 0.00%" not in text  # one seed: no spread to show
+    rows[0]["accuracy"] = {"mean": 0.7, "std": 0.02, "runs": [0.68, 0.72]}
+    text = ablation_markdown({"title": "T", "dataset": "ferplus", "epochs": 4, "val_split": "val", "input_size": 48,
+                              "rows": rows})
+    assert "| 70.00% +- 2.00% (68.00%, 72.00%) |" in text
 
 
 def test_a_second_seed_runs_only_where_a_variant_is_close_to_the_full_model(monkeypatch, tmp_path):
