@@ -250,6 +250,16 @@ def _speed(images_per_s: float | None) -> str:
 METRIC_LABELS = {"accuracy": "accuracy", "mean_class_accuracy": "mean class accuracy", "macro_f1": "macro F1"}
 
 
+def _tick_label(variant: str, width: int = 14) -> str:
+    """A long variant name on two lines, broken at the underscore nearest its middle, so
+    that four names side by side do not run into each other."""
+    cuts = [i for i, ch in enumerate(variant) if ch == "_"]
+    if len(variant) <= width or not cuts:
+        return variant
+    cut = min(cuts, key=lambda i: abs(i - len(variant) / 2))
+    return variant[:cut + 1] + "\n" + variant[cut + 1:]
+
+
 def plot_ablation(summary: dict[str, Any], path: str | Path) -> Path:
     """Bars of the seed mean per variant and metric, with each seed's run as a dot: the
     spread is as visible as the differences it may explain."""
@@ -268,7 +278,7 @@ def plot_ablation(summary: dict[str, Any], path: str | Path) -> Path:
             ax.plot([x] * len(row[key]["runs"]), row[key]["runs"], "k.", markersize=5)
             ax.annotate(f"{row[key]['mean']:.1%}", (x, row[key]["mean"]), textcoords="offset points",
                         xytext=(0, 4), ha="center", fontsize=7)
-    ax.set_xticks(range(len(rows)), [row["variant"] for row in rows])
+    ax.set_xticks(range(len(rows)), [_tick_label(row["variant"]) for row in rows], fontsize=8)
     ax.set(ylabel="on " + str(summary["val_split"]), ylim=(0, min(1.0, 1.15 * max(
         max(row[k]["runs"]) for row in rows for k in METRIC_LABELS))))
     ax.grid(axis="y", alpha=0.3)

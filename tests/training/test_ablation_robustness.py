@@ -148,3 +148,10 @@ def test_a_second_seed_runs_only_where_a_variant_is_close_to_the_full_model(monk
     assert trained == [("gclenet", 3)] and [row["variant"] for row in summary["rows"]] == ["gclenet"]
     with pytest.raises(ValueError, match="not in Table 5: gclenet_ms"):
         ablation.run_ablation(config, 5, seeds=[3], only=["gclenet_ms"], out_dir=tmp_path)
+
+
+def test_long_variant_names_are_plotted_on_two_lines():
+    from gclenet.training.ablation import _tick_label
+
+    assert _tick_label("gclenet") == "gclenet"
+    assert _tick_label("gclenet_t6a_nosplit_conv3x3") == "gclenet_t6a_\nnosplit_conv3x3"
