@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from gclenet.fileio import atomic_write_bytes
+from gclenet.hardware import describe_cpu
 from gclenet.models import ABLATION_TABLES
 from gclenet.models.complexity import measure_complexity
 from gclenet.training.config import TrainConfig, config_from_dict
@@ -121,7 +122,6 @@ def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_ep
 def _run_variant(base: TrainConfig, variant: str, seed: int, root: Path, kept: Path) -> dict[str, Any]:
     """One (variant, seed): its result if it finished (here or in ``kept``), else trained (or
     resumed) and evaluated. A result is reused only for the same config (by hash)."""
-    from gclenet.hardware import describe_cpu
     from gclenet.training.evaluate import classification_report, predict_checkpoint
     from gclenet.training.plots import summarize_run
     from gclenet.training.train import train
@@ -203,9 +203,9 @@ def ablation_markdown(summary: dict[str, Any]) -> str:
         pairs = row.get("mcnemar_vs_full")
         paired = ("; ".join(f"seed {p['seed']}: {p['p']:.3g} ({p['only_variant']}/{p['only_full']})" for p in pairs)
                   if pairs else "(the full model)" if row["variant"] == FULL_MODEL else "-")
-        lines.append(f"| {row['variant']} | {variant_description(row['variant'])} | " + " | ".join(cells) + f" | {len(row['seeds'])} | {paired} | "
-                     f"{row['params_deploy'] / 1e6:.3f} M | {row['macs_deploy'] / 1e6:.0f} M | "
-                     f"{_speed(row.get('train_images_per_s'))} |")
+        lines.append(f"| {row['variant']} | {variant_description(row['variant'])} | " + " | ".join(cells)
+                     + f" | {len(row['seeds'])} | {paired} | {row['params_deploy'] / 1e6:.3f} M | "
+                     f"{row['macs_deploy'] / 1e6:.0f} M | {_speed(row.get('train_images_per_s'))} |")
     return "\n".join(lines) + "\n" + _machines_note(summary["rows"])
 
 
@@ -233,8 +233,8 @@ def variant_description(variant: str) -> str:
     """The first line of the variant's builder docstring (which row of the paper it is)."""
     from gclenet.models import get_model_builder
 
-    doc = get_model_builder(variant).__doc__ or ""
-    return doc.strip().splitlines()[0].rstrip(".") if doc.strip() else ""
+    lines = (get_model_builder(variant).__doc__ or "").strip().splitlines()
+    return lines[0].rstrip(".") if lines else ""
 
 
 def _seed_rule(summary: dict[str, Any]) -> str:
