@@ -174,6 +174,7 @@ def _summarise(runs: list[dict[str, Any]], table: int, config: TrainConfig) -> d
         speeds = [r["train_images_per_s"] for r in mine if r.get("train_images_per_s")]
         row["train_images_per_s"] = statistics.median(speeds) if speeds else None
         row["machines"] = sorted({r.get("machine") or "not recorded" for r in mine})
+        row["machine_of_seed"] = {str(r["seed"]): r.get("machine") or "not recorded" for r in mine}
         for key in ("accuracy", "mean_class_accuracy", "macro_f1"):
             values = [r[key] for r in mine]
             row[key] = {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
@@ -213,7 +214,12 @@ def _machines_note(rows: list[dict[str, Any]]) -> str:
     """Which CPU trained which variant: images/s compare only within one machine."""
     by_machine: dict[str, list[str]] = {}
     for row in rows:
-        for machine in row.get("machines", []):
+        machines = row.get("machines", [])
+        if len(machines) > 1 and row.get("machine_of_seed"):  # its seeds ran on different CPUs: say which
+            for seed, machine in row["machine_of_seed"].items():
+                by_machine.setdefault(machine, []).append(f"{row['variant']} (seed {seed})")
+            continue
+        for machine in machines:
             by_machine.setdefault(machine, []).append(row["variant"])
     if not by_machine:
         return ""

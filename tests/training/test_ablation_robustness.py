@@ -119,6 +119,10 @@ def test_variants_are_paired_with_the_full_model_of_their_seed():
     text = ablation_markdown({"title": "T", "dataset": "ferplus", "epochs": 4, "val_split": "val", "input_size": 48,
                               "rows": rows})
     assert "| 70.00% +- 2.00% (68.00%, 72.00%) |" in text
+    rows[1].update(seeds=[0, 1], machines=["CPU A", "CPU B"], machine_of_seed={"0": "CPU B", "1": "CPU A"})
+    text = ablation_markdown({"title": "T", "dataset": "ferplus", "epochs": 4, "val_split": "val", "input_size": 48,
+                              "rows": rows})
+    assert "resnet34, gclenet (seed 1) on CPU A; gclenet (seed 0) on CPU B." in text  # seeds on two CPUs
 
 
 def test_a_second_seed_runs_only_where_a_variant_is_close_to_the_full_model(monkeypatch, tmp_path):
