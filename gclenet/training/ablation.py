@@ -110,6 +110,7 @@ def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_ep
                  and abs(r["accuracy"] - full["accuracy"]) * 100 < second_seed_within]
         if close and extra not in first_seeds:
             runs += [_run_variant(base, variant, extra, root, out / "runs") for variant in [FULL_MODEL, *close]]
+    runs += _other_kept_seeds(base, variants, out / "runs", {(r["variant"], r["seed"]) for r in runs})
     summary = _summarise(runs, table, base)
     if second_seed_within is not None:
         summary["second_seed_within_points"] = second_seed_within
@@ -117,6 +118,23 @@ def run_ablation(config: TrainConfig, table: int, *, seeds: list[int], budget_ep
     atomic_write_bytes(out / f"table{table}.md", lambda f: f.write(ablation_markdown(summary).encode()))
     plot_ablation(summary, out / f"table{table}.png")
     return summary
+
+
+def _other_kept_seeds(base: TrainConfig, variants: list[str], kept: Path, have: set[tuple[str, int]]
+                      ) -> list[dict[str, Any]]:
+    """Kept results of ``variants`` under ``base``'s config for seeds this call did not ask for
+    (e.g. the full model's second seed, which another table's rule trained): a run shared
+    between tables shows the same seeds in each."""
+    digest, found = _config_hash(base), []
+    for variant in variants:
+        for path in sorted(kept.glob(f"{variant}_seed*.json")):
+            seed = path.stem.removeprefix(f"{variant}_seed")
+            if not seed.isdigit() or (variant, int(seed)) in have:
+                continue
+            result = json.loads(path.read_text())
+            if result.get("variant") == variant and _finished_run_hash(None, result) == digest:
+                found.append(result)
+    return found
 
 
 def _run_variant(base: TrainConfig, variant: str, seed: int, root: Path, kept: Path) -> dict[str, Any]:

@@ -154,6 +154,34 @@ def test_a_second_seed_runs_only_where_a_variant_is_close_to_the_full_model(monk
         ablation.run_ablation(config, 5, seeds=[3], only=["gclenet_ms"], out_dir=tmp_path)
 
 
+def test_a_table_shows_every_kept_seed_of_its_variants_under_its_config(monkeypatch, tmp_path):
+    """The full model's second seed, trained under Table 6's rule, is in Table 5 too; a kept
+    result of another config is not."""
+    from gclenet.training import ablation
+    from gclenet.training.config import TrainConfig
+
+    def fake_run(base, variant, seed, root, kept):
+        return {"variant": variant, "seed": seed, "accuracy": 0.70, "mean_class_accuracy": 0.5, "macro_f1": 0.5,
+                "correct": "", "train_images_per_s": 100.0}
+
+    monkeypatch.setattr(ablation, "_run_variant", fake_run)
+    monkeypatch.setattr(ablation, "plot_ablation", lambda summary, path: path)
+    config = TrainConfig()
+    config.output_dir = str(tmp_path)
+    kept = tmp_path / "runs"
+    kept.mkdir()
+    other = TrainConfig()
+    other.optim.lr = config.optim.lr * 2
+    for name, cfg, accuracy in (("gclenet_seed1", config, 0.74), ("resnet34_seed1", other, 0.60)):
+        (kept / f"{name}.json").write_text(json.dumps({
+            "variant": name.removesuffix("_seed1"), "seed": 1, "accuracy": accuracy, "mean_class_accuracy": 0.5,
+            "macro_f1": 0.5, "correct": "", "config": cfg.to_dict()}))
+    summary = ablation.run_ablation(config, 5, seeds=[0], out_dir=tmp_path)
+    seeds = {row["variant"]: row["seeds"] for row in summary["rows"]}
+    assert seeds["gclenet"] == [0, 1] and seeds["resnet34"] == [0]
+    assert {row["variant"]: row["accuracy"]["mean"] for row in summary["rows"]}["gclenet"] == pytest.approx(0.72)
+
+
 def test_long_variant_names_are_plotted_on_two_lines():
     from gclenet.training.ablation import _tick_label
 
