@@ -102,6 +102,13 @@ class OptimConfig:
     # network's own logits come out balanced; its record says so, and inference adds the prior
     # back by default (Recognizer's balance=0 answers as trained for accuracy).
     logit_adjustment: float = 0.0
+    # Knowledge distillation (gclenet.training.distillation): the target is (1 - distill_weight)
+    # * the label + distill_weight * the mean probability of these teachers (shipped names,
+    # weights files or checkpoints of the same classes and input) on the same augmented batch,
+    # their logits divided by distill_temperature. Empty: off.
+    distill_from: list[str] = field(default_factory=list)
+    distill_weight: float = 0.5
+    distill_temperature: float = 1.0
     schedule: Schedule = "step"  # "step" (the paper: /10 every step_epochs), "cosine" or "constant"
     step_epochs: int = 20
     gamma: float = 0.1

@@ -22,6 +22,7 @@ from gclenet.models import create_model
 from gclenet.models.calibration import sample_prior
 from gclenet.models.weights import load_init_weights
 from gclenet.training.config import TrainConfig
+from gclenet.training.distillation import Teachers
 
 __all__ = ["FERClassifier", "MeanClassAccuracy", "lr_factor"]
 
@@ -88,6 +89,7 @@ class FERClassifier(L.LightningModule):
             load_init_weights(self.model, model_cfg.init_checkpoint, self.classes)
         if model_cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.teachers = self._teachers()
         num_classes = len(self.classes)
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_metrics = MetricCollection(
@@ -98,6 +100,27 @@ class FERClassifier(L.LightningModule):
             },
             prefix="val_",
         )
+
+    def _teachers(self) -> Teachers | None:
+        """The distillation teachers the config names (also on a resume: they are not in the checkpoint)."""
+        optim = self.cfg.optim
+        if not optim.distill_from:
+            return None
+        if not 0 < optim.distill_weight <= 1:
+            raise ValueError(f"optim.distill_weight must be in (0, 1], got {optim.distill_weight}")
+        if self.cfg.data.label_mode == "multi_target":
+            raise ValueError("optim.distill_from does not combine with data.label_mode multi_target (its loss "
+                             "takes no soft target); use crossentropy")
+        return Teachers(optim.distill_from, self.weights_info, temperature=optim.distill_temperature)
+
+    def distilled(self, images: Tensor, targets: Tensor) -> Tensor:
+        """``targets`` (class indices or distributions) mixed with the teachers' probabilities on ``images``."""
+        if targets.is_floating_point():
+            labels = targets.float()
+        else:
+            labels = F.one_hot(targets, len(self.classes)).float()
+        weight = self.cfg.optim.distill_weight
+        return (1.0 - weight) * labels + weight * self.teachers.probabilities(images)
 
     def setup(self, stage: str) -> None:
         """The training targets' class prior, once the data module has read them: the
@@ -151,9 +174,11 @@ class FERClassifier(L.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         images, targets = batch
+        labels = targets.argmax(dim=1) if targets.is_floating_point() else targets  # before distillation
+        if self.teachers is not None:
+            targets = self.distilled(images, targets)
         logits = self(images)
         loss = self.loss(logits, targets)
-        labels = targets.argmax(dim=1) if targets.is_floating_point() else targets
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite training loss {loss.item()} at global step {self.global_step} "
