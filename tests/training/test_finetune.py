@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,23 +104,36 @@ def test_the_shipped_ckplus_config_is_what_the_command_runs(tmp_path):
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: str(p.relative_to(ROOT / "configs")))
 def test_every_shipped_config_starts_from_weights_that_exist_or_says_which_run_makes_them(path):
+    """The starting weights and the distillation teachers of every config: shipped ones (with the
+    input they were trained for), a shipped config's run (the header names the config), or a file
+    taken from git history by a ``git show REV:PATH > FILE`` line in the header (REV:PATH exists)."""
     config = load_config(path)
-    init = config.model.init_checkpoint
-    if init is None:
-        return
-    if init == "default" or init in SHIPPED_WEIGHTS:  # then input as the weights were trained
+    for source in [config.model.init_checkpoint, *config.optim.distill_from]:
+        if source is not None:
+            _check_weights_source(path, config, source)
+
+
+def _check_weights_source(path: Path, config, source: str) -> None:
+    header = path.read_text()
+    if source == "default" or source in SHIPPED_WEIGHTS:  # then input as the weights were trained
         shipped_weights_or_skip()
-        info = read_weights_info(init)
+        info = read_weights_info(source)
         data = config.data
         assert data.decode_grayscale() == info.grayscale
         if data.input_size != info.input_size:  # a cycle at another resolution must mean it
-            assert f"{info.input_size} -> {data.input_size} px" in path.read_text(), \
+            assert f"{info.input_size} -> {data.input_size} px" in header, \
                 f"{path.name}: input {data.input_size} px, its weights {info.input_size} px; say why in its header"
         assert tuple(data.mean or info.mean) == info.mean and tuple(data.std or info.std) == info.std
         return
-    makers = [other for other in CONFIGS if str(load_config(other).run_dir / "checkpoints") in init]
-    assert makers, f"{path.name}: init_checkpoint {init} is made by no shipped config"
-    header = path.read_text()
+    from_git = re.search(rf"git show (\w+):(\S+) > {re.escape(source)}", header)
+    if from_git:
+        found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{from_git[1]}:{from_git[2]}"],
+                               capture_output=True)
+        if found.returncode != 0 and (ROOT / ".git").exists():
+            pytest.fail(f"{path.name}: {from_git[1]}:{from_git[2]} is not in this repository's history")
+        return
+    makers = [other for other in CONFIGS if str(load_config(other).run_dir / "checkpoints") in source]
+    assert makers, f"{path.name}: {source} is made by no shipped config and no git show line in its header"
     assert all(str(m.relative_to(ROOT)) in header for m in makers), f"{path.name} does not say it needs {makers}"
 
 
