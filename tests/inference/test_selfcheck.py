@@ -107,8 +107,14 @@ def test_default_path_agrees_with_fp32_on_real_faces():
 
     samples = read_split("ferplus", root, "val")[::3]
     faces = [np.asarray(load_image(s.source, "RGB")) for s in samples]
+    labels = np.array([s.label for s in samples])
     default = Recognizer(detector="none")
     reference = Recognizer(detector="none", backend="torch", precision="fp32")
-    ours = np.concatenate([default.classify(faces[i:i + 32]) for i in range(0, len(faces), 32)])
-    theirs = np.concatenate([reference.classify(faces[i:i + 32]) for i in range(0, len(faces), 32)])
-    assert (ours.argmax(1) == theirs.argmax(1)).mean() >= 0.97
+    ours = np.concatenate([default.classify(faces[i:i + 32]) for i in range(0, len(faces), 32)]).argmax(1)
+    theirs = np.concatenate([reference.classify(faces[i:i + 32]) for i in range(0, len(faces), 32)]).argmax(1)
+    # A broken engine (8-bit int8 weights saturating on an AVX2-only CPU) agreed on 86.8 % and lost
+    # 5 points; sound int8 models of our weights agree on 96-98 % (the int8 noise flips faces near a
+    # decision boundary, more of them in softer models) and lose at most the 0.5 points their
+    # admission allows.
+    assert (ours == theirs).mean() >= 0.95
+    assert (ours == labels).mean() >= (theirs == labels).mean() - 0.01
