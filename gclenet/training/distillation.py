@@ -45,8 +45,7 @@ class Teachers:
         # Added to a teacher's logits: its prior back where it trained with the logit-adjusted loss,
         # so every teacher answers as it does for accuracy (as inference does by default).
         self.offsets: list[Tensor | None] = []
-        self.sources = [str(s) for s in sources]
-        for source in self.sources:
+        for source in sources:
             model, info = load(source, reparameterize=True)
             _check_compatible(source, info, student)
             for param in model.parameters():
@@ -55,9 +54,6 @@ class Teachers:
             balanced = info.logit_adjustment and info.class_prior
             self.offsets.append(info.logit_adjustment * torch.tensor(info.class_prior).clamp(min=1e-6).log()
                                 if balanced else None)
-
-    def __len__(self) -> int:
-        return len(self.models)
 
     @torch.no_grad()
     def probabilities(self, images: Tensor) -> Tensor:
